@@ -1,0 +1,47 @@
+"""relaxlib: differentiable relaxations and reparameterisations in PyTorch.
+
+The library of the course book *Differentiate Almost Everywhere*. Everything public is
+importable from the top level::
+
+    import relaxlib as rl
+    rl.soft_argmax(torch.tensor([1.1, 4.0, -0.1, 2.3]), temperature=0.2)
+
+``import relaxlib`` needs only torch; plotting, widget and exercise helpers live in
+submodules imported explicitly (``from relaxlib import plotting``).
+"""
+
+from .devices import default_device
+from .estimators import reinforce_surrogate
+from .relaxations import (
+    huber,
+    one_hot_argmax,
+    smooth_l1,
+    soft_argmax,
+    soft_max,
+    softmax,
+    softplus,
+)
+from .sampling import gumbel_max_sample, gumbel_noise, gumbel_softmax, normal_rsample
+from .straight_through import st_argmax, st_one_hot_argmax, stop_gradient, straight_through
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "default_device",
+    "gumbel_max_sample",
+    "gumbel_noise",
+    "gumbel_softmax",
+    "huber",
+    "normal_rsample",
+    "one_hot_argmax",
+    "reinforce_surrogate",
+    "smooth_l1",
+    "soft_argmax",
+    "soft_max",
+    "softmax",
+    "softplus",
+    "st_argmax",
+    "st_one_hot_argmax",
+    "stop_gradient",
+    "straight_through",
+]
