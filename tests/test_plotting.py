@@ -1,0 +1,173 @@
+"""relaxlib.plotting (offline jshtml sliders, chapter figures) and relaxlib.widgets."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from relaxlib import plotting  # noqa: E402
+
+TEMPS = [10 ** (1 - 3 * i / 7) for i in range(8)]
+
+
+def draw_line(fig, value):
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, value])
+    ax.set_ylim(0, 10)
+    return f"value = {value:.3g}"
+
+
+@pytest.fixture(scope="module")
+def html():
+    return plotting.jshtml(
+        lambda: plotting.scrub_animation(draw_line, TEMPS, figsize=(3, 2)), alt='a "line" <demo>'
+    ).data
+
+
+def test_import_relaxlib_needs_only_torch():
+    code = (
+        "import sys, relaxlib; "
+        "bad = [m for m in ('matplotlib', 'ipywidgets', 'IPython') "
+        "if m in sys.modules]; "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_jshtml_loads_nothing_from_other_hosts(html):
+    assert "http" not in html.lower()
+    assert "font-awesome" not in html
+    assert "<link" not in html
+    assert not re.search(r'\bsrc="(?!data:)', html)  # no external image or script
+
+
+def test_jshtml_buttons_labelled(html):
+    buttons = re.findall(r"<button([^>]*)>(.*?)</button>", html, re.S)
+    assert len(buttons) == 9
+    for attrs, body in buttons:
+        assert 'title="' in attrs and 'aria-label="' in attrs
+        text = re.sub(r"<[^>]+>", "", body).strip()
+        assert text, f"empty button: {attrs}"
+        assert "fa-" not in body
+    assert 'class="fa' not in html
+
+
+def test_jshtml_frame_count(html):
+    assert plotting.jshtml_frame_count(html) == len(TEMPS)
+    assert f"new Array({len(TEMPS)})" in html
+
+
+def test_jshtml_alt_escaped_and_slider_present(html):
+    assert 'alt="a &quot;line&quot; &lt;demo&gt;"' in html
+    assert 'type="range"' in html
+
+
+def test_jshtml_is_deterministic_and_ids_unique():
+    def make():
+        return plotting.scrub_animation(draw_line, TEMPS[:3], figsize=(2, 2))
+
+    a, b = plotting.jshtml(make).data, plotting.jshtml(make).data
+    ida = re.search(r'id="_anim_img(\w+)"', a).group(1)
+    idb = re.search(r'id="_anim_img(\w+)"', b).group(1)
+    assert ida != idb  # two animations on one page must not share ids
+    assert a.replace(ida, "ID") == b.replace(idb, "ID")
+    fixed = plotting.jshtml(make, html_id="fixed_1").data
+    assert 'id="_anim_imgfixed_1"' in fixed and "animfixed_1.play_animation()" in fixed
+
+
+def test_jshtml_closes_figure():
+    before = len(plt.get_fignums())
+    plotting.jshtml(lambda: plotting.scrub_animation(draw_line, TEMPS[:2], figsize=(2, 2)))
+    assert len(plt.get_fignums()) == before
+
+
+def test_jshtml_size_limit():
+    with pytest.raises(ValueError, match="bytes"):
+        plotting.jshtml(
+            lambda: plotting.scrub_animation(draw_line, TEMPS[:2], figsize=(2, 2)), max_bytes=100
+        )
+
+
+def test_jshtml_rejects_other_objects():
+    with pytest.raises(TypeError):
+        plotting.jshtml(lambda: "not an animation")
+
+
+def test_offline_jshtml_on_raw_matplotlib_output():
+    anim = plotting.scrub_animation(draw_line, TEMPS[:2], figsize=(2, 2))
+    raw = anim.to_jshtml()
+    plt.close(anim._fig)
+    assert "http" in raw  # matplotlib links Font Awesome from a CDN ...
+    out = plotting.offline_jshtml(raw)
+    assert "http" not in out  # ... and offline_jshtml removes it
+    assert out.count('<span aria-hidden="true">') == 9
+    with pytest.raises(ValueError):
+        plotting.offline_jshtml(raw, html_id="bad id")
+
+
+def test_chapter3_page_is_light():
+    temps = [10 ** (1 - 3 * i / 23) for i in range(24)]
+    data = plotting.jshtml(
+        lambda: plotting.scrub_animation(plotting.draw_softmax_panel, temps)
+    ).data
+    assert plotting.jshtml_frame_count(data) == 24
+    assert len(data.encode()) < 1_500_000
+
+
+def test_draw_softmax_panel_caption():
+    fig = plt.figure()
+    caption = plotting.draw_softmax_panel(fig, 0.2)
+    assert caption == "T = 0.2: soft arg max = 1.0004, soft max = 3.9997"
+    assert len(fig.axes) == 2
+    plt.close(fig)
+
+
+def test_softmax_temperature_figure():
+    fig = plotting.softmax_temperature_figure(marked=[1.0, 0.2])
+    ax1, ax2 = fig.axes
+    assert ax1.get_xscale() == "log" and ax2.get_xscale() == "log"
+    assert len(ax1.get_lines()) == 4 + 2  # one curve per category + marked temperatures
+    probs = [line.get_ydata() for line in ax1.get_lines()[:4]]
+    assert abs(sum(p[0] for p in probs) - 1) < 1e-12  # a distribution at every T
+    assert abs(probs[1][0] - 1) < 1e-12  # T = 0.01: one-hot on the arg max
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------------------
+# relaxlib.widgets
+# --------------------------------------------------------------------------------------
+
+
+def test_temperature_explorer_redraws():
+    widgets = pytest.importorskip("relaxlib.widgets")
+    explorer = widgets.temperature_explorer(plotting.draw_softmax_panel)
+    assert explorer.redraws == 1 and explorer.value == 1.0
+    first = explorer.image.value
+    assert first[:8] == b"\x89PNG\r\n\x1a\n"
+    explorer.slider.value = 0.2
+    assert explorer.redraws == 2
+    assert explorer.image.value != first
+    assert "soft arg max = 1.0004" in explorer.caption.value
+    assert len(plt.get_fignums()) == 0 or explorer.figure.number not in plt.get_fignums()
+
+
+def test_parameter_explorer_linear_and_validation():
+    widgets = pytest.importorskip("relaxlib.widgets")
+    explorer = widgets.parameter_explorer(
+        draw_line, value=2.0, min=0.0, max=5.0, description="δ", log=False
+    )
+    assert type(explorer.slider).__name__ == "FloatSlider"
+    explorer.slider.value = 3.0
+    assert explorer.caption.value == "<code>value = 3</code>"
+    with pytest.raises(ValueError):
+        widgets.parameter_explorer(draw_line, value=1.0, min=0.0, max=5.0, description="T")
+    with pytest.raises(ValueError):
+        widgets.parameter_explorer(draw_line, value=9.0, min=1.0, max=5.0, description="T")
