@@ -1,0 +1,153 @@
+# Differentiate Almost Everywhere: the two commands.
+#
+#   make book   build the website into _build/html
+#   make test   lint, unit tests, nbval over every notebook in _toc.yml, build with -W,
+#               then check the built site makes no request to another host
+#
+# Both bootstrap from a fresh clone: .venv from requirements-lock.txt, node_modules from
+# package-lock.json, and _vendor/ (the JavaScript the site serves itself).  Stamp files
+# make reruns skip whatever is already up to date.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := book
+.DELETE_ON_ERROR:
+# The steps of `make test` must run in order, even under `make -j`.
+.NOTPARALLEL:
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+# Jupyter, nbval and jupyter-book start kernels by the kernelspec name "python3"; with the
+# venv first on PATH (and its share/jupyter first on JUPYTER_PATH) that name resolves to
+# the venv's Python, whatever else is installed on the machine.
+RUN := PATH="$(BIN):$$PATH" JUPYTER_PATH="$(CURDIR)/$(VENV)/share/jupyter" \
+	JUPYTER_PLATFORM_DIRS=1 PYDEVD_DISABLE_FILE_VALIDATION=1
+
+VENV_STAMP := $(VENV)/.stamp-installed
+NODE_STAMP := node_modules/.stamp-npm-ci
+# The vendored tree's notice file doubles as its stamp (a dot file in _vendor/ would be
+# published by html_extra_path).
+VENDOR_STAMP := _vendor/vendor/THIRD-PARTY.txt
+HTML := _build/html
+
+LINT_DIRS = $(wildcard relaxlib tests tools benchmarks)
+# Every notebook listed in _toc.yml, in order (tools/bookinfo.py fails if one is missing).
+NOTEBOOKS = $(shell $(BIN)/python tools/bookinfo.py notebooks)
+NB_RUFF_IGNORE = $(shell $(BIN)/python tools/bookinfo.py nb-ruff-ignore)
+
+# Only what the pages load: MathJax's combined TeX/MathML+CHTML component plus the pieces
+# it fetches at run time (TeX extensions, CHTML fonts, the menu, and the accessibility
+# extensions with the speech-rule engine they load on demand).
+MATHJAX_FILES := tex-mml-chtml.js input output/chtml.js output/chtml ui a11y sre
+
+.PHONY: book test lint unit nbval build site-test venv node vendor lock clean distclean help
+
+help:
+	@echo "make book    build the website into $(HTML) (bootstraps .venv, node_modules, _vendor)"
+	@echo "make test    ruff, pytest, nbval over _toc.yml notebooks, jupyter-book -W, site tests"
+	@echo "make lint    ruff check + format check, and ruff on the notebooks via nbqa"
+	@echo "make lock    rewrite requirements-lock.txt from the current .venv"
+	@echo "make clean   remove build output; make distclean also removes .venv, node_modules"
+
+# ---------------------------------------------------------------- bootstrap
+
+venv: $(VENV_STAMP)
+$(VENV_STAMP): requirements-lock.txt pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-lock.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+		--no-deps --no-build-isolation -e .
+	touch $@
+
+node: $(NODE_STAMP)
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+vendor: $(VENDOR_STAMP)
+# Sphinx copies html_extra_path only when some page is rebuilt, and stamps each page with
+# the checksums of the scripts it loads: when the vendored files change, drop the built
+# HTML (not the notebook execution cache) so the next build writes everything afresh.
+$(VENDOR_STAMP): $(NODE_STAMP) Makefile site/widgets-config.js
+	rm -rf _vendor $(HTML)
+	mkdir -p _vendor/vendor/mathjax _vendor/vendor/jupyter-widgets
+	cd node_modules/mathjax/es5 && cp -r --parents $(MATHJAX_FILES) $(CURDIR)/_vendor/vendor/mathjax/
+	cp node_modules/mathjax/LICENSE _vendor/vendor/mathjax/LICENSE
+	cp node_modules/requirejs/require.js _vendor/vendor/require.js
+	cp node_modules/@jupyter-widgets/html-manager/dist/embed-amd.js \
+		node_modules/@jupyter-widgets/html-manager/dist/*.woff2 \
+		node_modules/@jupyter-widgets/html-manager/dist/*.woff _vendor/vendor/jupyter-widgets/
+	cp site/widgets-config.js _vendor/vendor/jupyter-widgets/config.js
+	{ echo "Third-party files served by this site (copied from npm by 'make vendor'):"; \
+	  for p in mathjax requirejs @jupyter-widgets/html-manager; do \
+	    node -p "const m = require('./node_modules/$$p/package.json'); \
+	      m.name + ' ' + m.version + ' (' + m.license + ')'"; \
+	  done; } > $@.tmp
+	mv $@.tmp $@
+
+# ---------------------------------------------------------------- the book
+
+# Any Sphinx warning fails the build.  Notebooks run only when their code changed since
+# the last build (execute_notebooks: cache, results kept in _build/.jupyter_cache).
+BOOK_FLAGS := -W --keep-going
+
+book: $(VENV_STAMP) $(VENDOR_STAMP)
+	$(RUN) jupyter-book build . $(BOOK_FLAGS)
+
+# What `make test` runs: every page re-read (--all), so that warnings of pages unchanged
+# since the last incremental build are reported too.
+build: $(VENV_STAMP) $(VENDOR_STAMP)
+	$(RUN) jupyter-book build . $(BOOK_FLAGS) --all
+
+# ---------------------------------------------------------------- tests
+
+test: lint unit nbval build site-test
+	@echo "make test: all steps passed"
+
+lint: $(VENV_STAMP)
+	$(RUN) ruff check $(LINT_DIRS)
+	$(RUN) ruff format --check $(LINT_DIRS)
+	notebooks="$(NOTEBOOKS)"; ignore="$(NB_RUFF_IGNORE)"; \
+	if [ -n "$$notebooks" ]; then \
+	  $(RUN) nbqa ruff $$notebooks $${ignore:+--extend-ignore=$$ignore}; \
+	fi
+
+# pytest exits 5 when it collected nothing; say so instead of failing without a reason.
+define pytest_or_explain
+status=0; $(RUN) python -m pytest $(1) || status=$$?; \
+if [ $$status -eq 5 ]; then echo "error: pytest collected no tests ($(strip $(2)))" >&2; fi; \
+exit $$status
+endef
+
+unit: $(VENV_STAMP)
+	$(call pytest_or_explain,tests --ignore=tests/site -n 2,unit tests)
+
+nbval: $(VENV_STAMP)
+	notebooks="$(NOTEBOOKS)"; \
+	if [ -z "$$notebooks" ]; then echo "error: _toc.yml lists no notebooks" >&2; exit 1; fi; \
+	$(call pytest_or_explain,--nbval --nbval-current-env -n 2 --dist loadfile \
+		$$notebooks,nbval)
+
+site-test: $(VENV_STAMP)
+	$(call pytest_or_explain,tests/site,site tests against $(HTML))
+
+# ---------------------------------------------------------------- maintenance
+
+# Regenerate the lock from the venv (after changing requirements.in and reinstalling).
+# relaxlib itself and pip are left out; torch is written without its local "+cpu" label.
+lock: $(VENV_STAMP)
+	{ echo "# Fully pinned book/test environment: 'make' installs exactly this into .venv."; \
+	  echo "# Generated by 'make lock' from a venv built from requirements.in; do not edit."; \
+	  $(BIN)/python -c 'import sys; print("# python: %d.%d" % sys.version_info[:2])'; \
+	  $(BIN)/python -m pip freeze --all --exclude-editable \
+	    | grep -v -i -E '^(pip|relaxlib)(==| @)' \
+	    | sed -E 's/^torch==([^+]*)\+.*/torch==\1/'; } > requirements-lock.txt.tmp
+	mv requirements-lock.txt.tmp requirements-lock.txt
+	touch $(VENV_STAMP)
+
+clean:
+	rm -rf _build _vendor .pytest_cache .hypothesis
+
+distclean: clean
+	rm -rf $(VENV) node_modules

@@ -1,0 +1,226 @@
+"""Reading a built Jupyter Book site: what each page loads, and from where.
+
+Shared by the site tests.  Only the standard library's html.parser is used, so what is
+checked is exactly what a browser would be asked to fetch by the markup itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import re
+import sys
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+ROOT = Path(__file__).resolve().parents[2]
+HTML_DIR = Path(os.environ.get("DAE_SITE_DIR", ROOT / "_build" / "html")).resolve()
+
+sys.path.insert(0, str(ROOT / "tools"))
+import bookinfo  # noqa: E402
+
+# An address with a scheme ("https://", "ws://", "file://") or protocol-relative ("//host").
+EXTERNAL = re.compile(r"^\s*(?:[a-zA-Z][a-zA-Z0-9+.-]*:)?//")
+# An address in script code: with a scheme, or protocol-relative right after a quote
+# (base64 data, e.g. an animation's frames, is full of "//" but has no dotted host name).
+INLINE_URL = re.compile(
+    r"""(?:(?:https?|wss?):|(?<=['"`(]))//[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+[^\s'"`)]*"""
+)
+CSS_URL = re.compile(r"""url\(\s*(['"]?)(.*?)\1\s*\)|@import\s+(['"])(.*?)\3""", re.IGNORECASE)
+# <link rel=...> values that only describe a relation and make the browser fetch nothing.
+NAVIGATION_RELS = {
+    "alternate", "author", "bookmark", "canonical", "first", "help", "index", "last",
+    "license", "next", "prev", "previous", "search", "up", "external", "nofollow",
+}  # fmt: skip
+# Attributes through which each tag makes the browser fetch something.
+LOADING_ATTRS = {
+    "script": ("src",),
+    "img": ("src", "srcset"),
+    "iframe": ("src",),
+    "frame": ("src",),
+    "source": ("src", "srcset"),
+    "video": ("src", "poster"),
+    "audio": ("src",),
+    "track": ("src",),
+    "embed": ("src",),
+    "object": ("data",),
+    "input": ("src",),
+    "image": ("href", "xlink:href"),
+    "use": ("href", "xlink:href"),
+}
+# Inline <script> types that hold data, not code.
+DATA_SCRIPT_TYPES = {
+    "application/json",
+    "application/ld+json",
+    "application/vnd.jupyter.widget-state+json",
+    "application/vnd.jupyter.widget-view+json",
+    "text/x-thebe-config",
+}
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+MATH_DELIMITERS = (r"\(", r"\[", "$$", r"\begin")
+
+
+def is_external(url: str) -> bool:
+    return bool(EXTERNAL.match(url))
+
+
+def css_urls(text: str) -> list[str]:
+    return [m.group(2) or m.group(4) for m in CSS_URL.finditer(text) if m.group(2) or m.group(4)]
+
+
+def srcset_urls(value: str) -> list[str]:
+    return [part.split()[0] for part in value.split(",") if part.strip()]
+
+
+@dataclass
+class Load:
+    """One thing a page makes the browser fetch."""
+
+    tag: str
+    attr: str
+    url: str
+
+    def __str__(self) -> str:
+        return f"<{self.tag} {self.attr}={self.url!r}>"
+
+
+@dataclass
+class Page:
+    path: Path  # relative to HTML_DIR
+    loads: list[Load] = field(default_factory=list)
+    scripts: list[str] = field(default_factory=list)  # script src, in document order
+    inline_script_urls: list[str] = field(default_factory=list)
+    math_texts: list[str] = field(default_factory=list)  # text of class="math" elements
+    prose_math: int = 0  # how many of them come from the prose (not from cell outputs)
+    has_widget_state: bool = False
+    widget_views: int = 0
+
+    def resolve(self, url: str) -> Path | None:
+        """The file in HTML_DIR that a local url on this page names (None: outside it)."""
+        target = unquote(urlsplit(url).path)
+        if not target:
+            return None
+        if target.startswith("/"):
+            joined = target.lstrip("/")
+        else:
+            joined = posixpath.join(posixpath.dirname(self.path.as_posix()), target)
+        normal = posixpath.normpath(joined)
+        if normal.startswith("../") or normal == "..":
+            return None
+        return HTML_DIR / normal
+
+    def script_files(self, pattern: str) -> list[str]:
+        return [src for src in self.scripts if re.search(pattern, src)]
+
+
+class _PageParser(HTMLParser):
+    def __init__(self, page: Page):
+        super().__init__(convert_charrefs=True)
+        self.page = page
+        self._script_type: str | None = None
+        self._in_style = False
+        self._math_depth = 0  # > 0 while inside an element with class "math"
+        self._math_stack: list[bool] = []
+        self._math_text: list[str] = []
+
+    # -- markup
+    def handle_starttag(self, tag, attrs):
+        attrs = {name: value or "" for name, value in attrs}
+        page = self.page
+        for attr in LOADING_ATTRS.get(tag, ()):
+            if attr in attrs:
+                urls = srcset_urls(attrs[attr]) if attr == "srcset" else [attrs[attr]]
+                page.loads += [Load(tag, attr, url) for url in urls]
+        if tag == "link" and attrs.get("href"):
+            rels = set(attrs.get("rel", "").lower().split())
+            if not rels or not rels <= NAVIGATION_RELS:
+                page.loads.append(Load("link", "href", attrs["href"]))
+        if tag == "script":
+            self._script_type = attrs.get("type", "").lower() or "text/javascript"
+            if attrs.get("src"):
+                page.scripts.append(attrs["src"])
+                self._script_type = None
+            # Any other attribute holding an address is a base the script loads from
+            # (e.g. the widget manager's data-jupyter-widgets-cdn).
+            for name, value in attrs.items():
+                if name != "src" and is_external(value):
+                    page.loads.append(Load("script", name, value))
+            if self._script_type == WIDGET_STATE:
+                page.has_widget_state = True
+            if self._script_type == "application/vnd.jupyter.widget-view+json":
+                page.widget_views += 1
+        if tag == "style":
+            self._in_style = True
+        if "style" in attrs:
+            page.loads += [Load(tag, "style", url) for url in css_urls(attrs["style"])]
+        if tag in ("img", "br", "hr", "meta", "link", "input", "source", "track", "embed"):
+            return  # void elements never close, so do not track their classes
+        classes = attrs.get("class", "").split()
+        is_math = "math" in classes
+        self._math_stack.append(is_math)
+        if is_math:
+            if self._math_depth == 0:
+                self._math_text = []
+                if not any(name.startswith("output") for name in classes):
+                    page.prose_math += 1
+            self._math_depth += 1
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._script_type = None
+        if tag == "style":
+            self._in_style = False
+        if tag in ("img", "br", "hr", "meta", "link", "input", "source", "track", "embed"):
+            return
+        if self._math_stack and self._math_stack.pop():
+            self._math_depth -= 1
+            if self._math_depth == 0:
+                self.page.math_texts.append("".join(self._math_text))
+
+    def handle_data(self, data):
+        if self._in_style:
+            self.page.loads += [Load("style", "url", url) for url in css_urls(data)]
+        if self._script_type and self._script_type not in DATA_SCRIPT_TYPES:
+            self.page.inline_script_urls += INLINE_URL.findall(data)
+        if self._math_depth:
+            self._math_text.append(data)
+
+
+def parse_page(path: Path) -> Page:
+    page = Page(path.relative_to(HTML_DIR))
+    parser = _PageParser(page)
+    parser.feed(path.read_text(encoding="utf-8"))
+    parser.close()
+    return page
+
+
+def built_pages() -> list[Path]:
+    """Every page of the site (not the theme's template fragments kept in _static/)."""
+    return sorted(
+        path
+        for path in HTML_DIR.rglob("*.html")
+        if path.relative_to(HTML_DIR).parts[0] not in ("_static", "_sources", "vendor")
+    )
+
+
+def toc_pages() -> dict[Path, Path]:
+    """Each page of _toc.yml: its source file -> its built HTML file (relative paths)."""
+    return {src: src.with_suffix(".html") for src in bookinfo.toc_sources(ROOT)}
+
+
+def source_has_math(source: Path) -> bool:
+    """Whether a page's Markdown (or a notebook's markdown cells) contains TeX math."""
+    text = (ROOT / source).read_text(encoding="utf-8")
+    if source.suffix == ".ipynb":
+        cells = json.loads(text)["cells"]
+        text = "\n".join(
+            "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            for cell in cells
+            if cell["cell_type"] == "markdown"
+        )
+    text = re.sub(r"```.*?```", "", text, flags=re.DOTALL)  # not inside code blocks
+    text = re.sub(r"`[^`\n]*`", "", text)
+    return bool(re.search(r"\$\$.+?\$\$|\$[^\s$][^$\n]*\$|\\begin\{", text, flags=re.DOTALL))
