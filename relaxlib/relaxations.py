@@ -77,7 +77,7 @@ def softmax(x: torch.Tensor, temperature: Scalar = 1.0, dim: int = -1) -> torch.
     As :math:`T \to 0` the output tends to the one-hot vector of :math:`\arg\max_i x_i`
     (when the maximum is unique); as :math:`T \to \infty` it tends to the uniform
     distribution :math:`1/N`. float16 and bfloat16 inputs are computed in float32 (``x/T``
-    would overflow float16 for ``|x| = 10^4, T = 10^{-3}``) and the result is cast back.
+    would overflow float16 for :math:`|x| = 10^4, T = 10^{-3}`) and the result is cast back.
 
     Args:
         x: floating tensor of logits, any shape; ``N = x.shape[dim]`` categories.
