@@ -220,7 +220,9 @@ def huber(
     reduction = _check_loss_args(input, target, reduction)
     delta = check_positive(delta, "delta")
     if not isinstance(delta, float):
-        raise TypeError("delta must be a single number (a 0-d tensor is accepted)")
+        raise TypeError(
+            "delta must be a number or a 0-d tensor without gradient (F.huber_loss takes a float)"
+        )
     return F.huber_loss(input, target, reduction=reduction, delta=delta)
 
 
@@ -252,5 +254,7 @@ def smooth_l1(
     reduction = _check_loss_args(input, target, reduction)
     beta = check_positive(beta, "beta")
     if not isinstance(beta, float):
-        raise TypeError("beta must be a single number (a 0-d tensor is accepted)")
+        raise TypeError(
+            "beta must be a number or a 0-d tensor without gradient (F.smooth_l1_loss takes floats)"
+        )
     return F.smooth_l1_loss(input, target, reduction=reduction, beta=beta)

@@ -90,11 +90,8 @@ def normal_rsample(
         dtype, device, batch = torch.get_default_dtype(), torch.device("cpu"), torch.Size()
     else:
         tensors = [t for t in (mu, sigma_checked) if isinstance(t, torch.Tensor)]
-        dtype = (
-            tensors[0].dtype
-            if len(tensors) == 1
-            else torch.promote_types(*(t.dtype for t in tensors))
-        )
+        # PyTorch's own promotion: a 0-d sigma does not widen a float16 mu, as in mu + sigma*z.
+        dtype = tensors[0].dtype if len(tensors) == 1 else torch.result_type(mu, sigma_checked)
         device = ref.device
         batch = torch.broadcast_shapes(*(t.shape for t in tensors))
     shape = _as_shape(sample_shape, "sample_shape") + batch
