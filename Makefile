@@ -41,7 +41,7 @@ NB_RUFF_IGNORE = $(shell $(BIN)/python tools/bookinfo.py nb-ruff-ignore)
 # extensions with the speech-rule engine they load on demand).
 MATHJAX_FILES := tex-mml-chtml.js input output/chtml.js output/chtml ui a11y sre
 
-.PHONY: book test lint unit nbval build site-test venv node vendor lock clean distclean help
+.PHONY: book test lint unit nbval build site-test colab-test venv node vendor lock clean distclean help
 
 help:
 	@echo "make book    build the website into $(HTML) (bootstraps .venv, node_modules, _vendor)"
@@ -102,7 +102,7 @@ build: $(VENV_STAMP) $(VENDOR_STAMP)
 
 # ---------------------------------------------------------------- tests
 
-test: lint unit nbval build site-test
+test: lint unit nbval build site-test colab-test
 	@echo "make test: all steps passed"
 
 lint: $(VENV_STAMP)
@@ -121,7 +121,7 @@ exit $$status
 endef
 
 unit: $(VENV_STAMP)
-	$(call pytest_or_explain,tests --ignore=tests/site -n 2,unit tests)
+	$(call pytest_or_explain,tests --ignore=tests/site --ignore=tests/colab -n 2,unit tests)
 
 nbval: $(VENV_STAMP)
 	notebooks="$(NOTEBOOKS)"; \
@@ -131,6 +131,11 @@ nbval: $(VENV_STAMP)
 
 site-test: $(VENV_STAMP)
 	$(call pytest_or_explain,tests/site,site tests against $(HTML))
+
+# Every chapter copied alone into an empty folder and run by a kernel in a fresh venv that
+# holds only what Colab provides; its setup cell installs relaxlib from this checkout.
+colab-test: $(VENV_STAMP)
+	$(call pytest_or_explain,tests/colab,Colab-like runs of the chapters)
 
 # ---------------------------------------------------------------- maintenance
 

@@ -1,0 +1,107 @@
+"""Run every chapter as a Colab user would, and check it runs top to bottom.
+
+A Colab runtime has PyTorch, numpy, matplotlib, ipywidgets and ipykernel, and no relaxlib.
+This test builds a fresh virtual environment holding only those (at the lock's versions),
+copies each chapter notebook *alone* into an empty directory, and executes it there with a
+Jupyter kernel running in that environment. The notebook's first cell must install
+relaxlib itself; ``$RELAXLIB_SOURCE`` points its pip at this checkout instead of the
+repository on GitHub. relaxlib is uninstalled again before every chapter, so every
+chapter proves its own setup cell.
+
+Slow (a venv with torch, then every chapter): `make test` runs it as its own step,
+`make colab-test`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+import bookinfo  # noqa: E402
+
+NOTEBOOKS = bookinfo.toc_notebooks(ROOT)
+COLAB_PACKAGES = ("torch", "numpy", "matplotlib", "ipywidgets", "ipykernel")
+WORK = ROOT / "_build" / "colab"
+KERNEL = "colab-like"
+
+
+def _lock_pins() -> list[str]:
+    pins = {}
+    for line in (ROOT / "requirements-lock.txt").read_text(encoding="utf-8").splitlines():
+        name, sep, version = line.partition("==")
+        if sep and not line.startswith("#"):
+            pins[name.strip().lower()] = version.strip()
+    return [f"{name}=={pins[name]}" for name in COLAB_PACKAGES]
+
+
+def _pip(python: Path, *args: str) -> None:
+    subprocess.run(
+        [str(python), "-m", "pip", "--disable-pip-version-check", "-q", *args], check=True
+    )
+
+
+def _has_relaxlib(python: Path) -> bool:
+    probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('relaxlib') is None)"
+    return subprocess.run([str(python), "-c", probe], cwd="/").returncode == 0
+
+
+@pytest.fixture(scope="session")
+def colab_python() -> Path:
+    """A fresh venv with only what Colab provides, and a kernelspec that runs it."""
+    shutil.rmtree(WORK, ignore_errors=True)
+    venv = WORK / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    _pip(python, "install", *_lock_pins())
+    assert not _has_relaxlib(python), "the Colab-like environment must start without relaxlib"
+    spec = WORK / "jupyter" / "kernels" / KERNEL
+    spec.mkdir(parents=True)
+    argv = [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    kernel = {"argv": argv, "display_name": "Colab-like", "language": "python"}
+    (spec / "kernel.json").write_text(json.dumps(kernel), encoding="utf-8")
+    return python
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=str)
+def test_chapter_runs_alone_in_a_colab_like_runtime(notebook, colab_python, tmp_path, monkeypatch):
+    _pip(colab_python, "uninstall", "-y", "relaxlib")
+    assert not _has_relaxlib(colab_python)
+    alone = tmp_path / "content"  # Colab's working directory, holding nothing but the notebook
+    alone.mkdir()
+    copy = alone / Path(notebook).name
+    shutil.copy(ROOT / notebook, copy)
+
+    monkeypatch.setenv("RELAXLIB_SOURCE", str(ROOT))
+    monkeypatch.setenv("JUPYTER_PATH", str(WORK / "jupyter"))
+    for var in ("PYTHONPATH", "RELAXLIB_DEVICE", "VIRTUAL_ENV"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+
+    nb = nbformat.read(copy, as_version=4)
+    client = NotebookClient(
+        nb, kernel_name=KERNEL, timeout=600, resources={"metadata": {"path": str(alone)}}
+    )
+    client.execute()  # raises CellExecutionError, with the failing cell, on any error
+
+    assert _has_relaxlib(colab_python), "the setup cell did not install relaxlib"
+    installed = subprocess.run(
+        [str(colab_python), "-m", "pip", "list", "--format=json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    names = {p["name"].lower() for p in json.loads(installed)}
+    assert "relaxlib" in names
+    versions = {p["name"].lower(): p["version"] for p in json.loads(installed)}
+    assert versions["torch"].startswith("2.13.0"), "the setup cell must keep Colab's torch"
+    assert sorted(os.listdir(alone)) == [copy.name], "the chapter wrote files beside itself"
