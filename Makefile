@@ -41,12 +41,13 @@ NB_RUFF_IGNORE = $(shell $(BIN)/python tools/bookinfo.py nb-ruff-ignore)
 # extensions with the speech-rule engine they load on demand).
 MATHJAX_FILES := tex-mml-chtml.js input output/chtml.js output/chtml ui a11y sre
 
-.PHONY: book test lint unit nbval build site-test colab-test venv node vendor lock clean distclean help
+.PHONY: book test lint unit nbval build site-test colab-test student venv node vendor lock clean distclean help
 
 help:
 	@echo "make book    build the website into $(HTML) (bootstraps .venv, node_modules, _vendor)"
 	@echo "make test    ruff, pytest, nbval over _toc.yml notebooks, jupyter-book -W, site tests"
 	@echo "make lint    ruff check + format check, and ruff on the notebooks via nbqa"
+	@echo "make student write student copies (no solutions, no outputs) to _build/student"
 	@echo "make lock    rewrite requirements-lock.txt from the current .venv"
 	@echo "make clean   remove build output; make distclean also removes .venv, node_modules"
 
@@ -99,6 +100,11 @@ book: $(VENV_STAMP) $(VENDOR_STAMP)
 # since the last incremental build are reported too.
 build: $(VENV_STAMP) $(VENDOR_STAMP)
 	$(RUN) jupyter-book build . $(BOOK_FLAGS) --all
+
+# Student copies of every chapter: solutions removed, outputs cleared (tools/make_student.py;
+# tests/test_student.py checks that each still runs up to its first exercise).
+student: $(VENV_STAMP)
+	$(RUN) python tools/make_student.py _build/student
 
 # ---------------------------------------------------------------- tests
 
