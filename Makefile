@@ -117,6 +117,7 @@ lint: $(VENV_STAMP)
 	notebooks="$(NOTEBOOKS)"; ignore="$(NB_RUFF_IGNORE)"; \
 	if [ -n "$$notebooks" ]; then \
 	  $(RUN) nbqa ruff $$notebooks $${ignore:+--extend-ignore=$$ignore}; \
+	  $(RUN) nbqa "ruff format" --check $$notebooks; \
 	fi
 
 # pytest exits 5 when it collected nothing; say so instead of failing without a reason.

@@ -55,8 +55,10 @@ def softplus(x: torch.Tensor, beta: Scalar = 1.0) -> torch.Tensor:
     beta = check_positive(beta, "beta")
     if isinstance(beta, float):
         return F.softplus(x, beta=beta)
+    # log(1 + e^{bx}) = logaddexp(bx, 0): overflow-safe, and its derivative at bx = 0 is the
+    # sigmoid's 1/2 (a clamp_min(bx, 0) + log1p(...) form would give 1 there).
     bx = x * beta
-    return (torch.clamp_min(bx, 0) + torch.log1p(torch.exp(-bx.abs()))) / beta
+    return torch.logaddexp(bx, torch.zeros_like(bx)) / beta
 
 
 def _tempered_probs(x: torch.Tensor, temperature: Scalar, dim: int) -> torch.Tensor:

@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
+from matplotlib._pylab_helpers import Gcf  # noqa: E402
 
 from relaxlib import plotting  # noqa: E402
 
@@ -156,7 +157,9 @@ def test_temperature_explorer_redraws():
     assert explorer.redraws == 2
     assert explorer.image.value != first
     assert "soft arg max = 1.0004" in explorer.caption.value
-    assert len(plt.get_fignums()) == 0 or explorer.figure.number not in plt.get_fignums()
+    # The explorer's figure is not registered with pyplot (it would pile up in notebooks).
+    managed = [m.canvas.figure for m in Gcf.get_all_fig_managers()]
+    assert all(fig is not explorer.figure for fig in managed)
 
 
 def test_parameter_explorer_linear_and_validation():
@@ -171,3 +174,16 @@ def test_parameter_explorer_linear_and_validation():
         widgets.parameter_explorer(draw_line, value=1.0, min=0.0, max=5.0, description="T")
     with pytest.raises(ValueError):
         widgets.parameter_explorer(draw_line, value=9.0, min=1.0, max=5.0, description="T")
+
+
+def test_external_urls_ignores_embedded_images_but_finds_real_loads():
+    from relaxlib.plotting import external_urls
+
+    frame = "data:image/png;base64," + "aHR0cHM6" * 50 + "httpAAA=="
+    clean = f'<img src="{frame}"><script>// a comment\nvar a = 1;</script>'
+    assert external_urls(clean) == []
+    dirty = clean + '<link rel="stylesheet" href="https://cdn.example.com/fa.css">'
+    assert external_urls(dirty) == ["https://cdn.example.com/fa.css"]
+    assert external_urls('<script src="//cdn.example.org/x.js"></script>') == [
+        "//cdn.example.org/x.js"
+    ]

@@ -431,3 +431,15 @@ def test_gradcheck_smooth_l1(reduction, beta):
     assert torch.autograd.gradcheck(
         lambda a, b: rl.smooth_l1(a, b, beta=beta, reduction=reduction), (inp, tgt)
     )
+
+
+def test_softplus_tensor_beta_has_the_sigmoid_slope_at_zero():
+    # Found by chapter 2: the tensor-beta path once gave slope 1 at x = 0 (a clamp's kink).
+    x = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    beta = torch.tensor([2.0, 1.0, 0.5], dtype=torch.float64)
+    rl.softplus(x, beta).sum().backward()
+    assert torch.equal(x.grad, torch.full((3,), 0.5, dtype=torch.float64))
+    xs = torch.linspace(-30, 30, 61, dtype=torch.float64)
+    for b in (0.5, 2.0):
+        expected = F.softplus(xs, beta=b)
+        assert torch.allclose(rl.softplus(xs, torch.tensor([b], dtype=torch.float64)), expected)

@@ -14,6 +14,7 @@ Import explicitly (``from relaxlib import plotting``): it needs matplotlib, whic
 
 from .core import (
     CATEGORY_COLORS,
+    external_urls,
     jshtml,
     jshtml_frame_count,
     offline_jshtml,
@@ -24,6 +25,7 @@ from .softmax import draw_softmax_panel, softmax_temperature_figure
 __all__ = [
     "CATEGORY_COLORS",
     "draw_softmax_panel",
+    "external_urls",
     "jshtml",
     "jshtml_frame_count",
     "offline_jshtml",
