@@ -142,7 +142,7 @@ site-test: $(VENV_STAMP)
 # Every chapter copied alone into an empty folder and run by a kernel in a fresh venv that
 # holds only what Colab provides; its setup cell installs relaxlib from this checkout.
 colab-test: $(VENV_STAMP)
-	$(call pytest_or_explain,tests/colab,Colab-like runs of the chapters)
+	$(call pytest_or_explain,tests/colab -n 2,Colab-like runs of the chapters)
 
 # ---------------------------------------------------------------- maintenance
 

@@ -9,7 +9,7 @@ repository on GitHub. relaxlib is uninstalled again before every chapter, so eve
 chapter proves its own setup cell.
 
 Slow (a venv with torch, then every chapter): `make test` runs it as its own step,
-`make colab-test`.
+`make colab-test`, on two workers, each with its own environment.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ import bookinfo  # noqa: E402
 
 NOTEBOOKS = bookinfo.toc_notebooks(ROOT)
 COLAB_PACKAGES = ("torch", "numpy", "matplotlib", "ipywidgets", "ipykernel")
-WORK = ROOT / "_build" / "colab"
+# One environment per pytest-xdist worker (`make colab-test` runs two side by side).
+WORK = ROOT / "_build" / "colab" / os.environ.get("PYTEST_XDIST_WORKER", "main")
 KERNEL = "colab-like"
 
 

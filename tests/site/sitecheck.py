@@ -16,6 +16,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[2]
 HTML_DIR = Path(os.environ.get("DAE_SITE_DIR", ROOT / "_build" / "html")).resolve()
 
@@ -61,6 +63,8 @@ DATA_SCRIPT_TYPES = {
 }
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 MATH_DELIMITERS = (r"\(", r"\[", "$$", r"\begin")
+# Link targets that are not a page of the site, or that the browser never fetches.
+NON_HTTP = re.compile(r"^\s*(?:mailto|tel|javascript|data|blob):", re.IGNORECASE)
 
 
 def is_external(url: str) -> bool:
@@ -97,6 +101,11 @@ class Page:
     prose_math: int = 0  # how many of them come from the prose (not from cell outputs)
     has_widget_state: bool = False
     widget_views: int = 0
+    links: list[str] = field(default_factory=list)  # every <a href>, in document order
+    ids: set[str] = field(default_factory=set)  # every id (and <a name>): link fragments
+    animations: int = 0  # matplotlib jshtml animations (kernel-free sliders)
+    # Cell outputs that show what the cell printed in several boxes: "section id: count".
+    split_streams: list[str] = field(default_factory=list)
 
     def resolve(self, url: str) -> Path | None:
         """The file in HTML_DIR that a local url on this page names (None: outside it)."""
@@ -125,6 +134,9 @@ class _PageParser(HTMLParser):
         self._math_depth = 0  # > 0 while inside an element with class "math"
         self._math_stack: list[bool] = []
         self._math_text: list[str] = []
+        self._output_stack: list[bool] = []  # per open element: is it a cell's output?
+        self._streams: list[int] = []  # stdout boxes in each open cell output
+        self._sections: list[str] = []  # ids of the open <section>s, innermost last
 
     # -- markup
     def handle_starttag(self, tag, attrs):
@@ -154,11 +166,27 @@ class _PageParser(HTMLParser):
                 page.widget_views += 1
         if tag == "style":
             self._in_style = True
+        if attrs.get("id"):
+            page.ids.add(attrs["id"])
+        if tag == "a" and attrs.get("name"):
+            page.ids.add(attrs["name"])
+        if tag == "a" and "href" in attrs:
+            page.links.append(attrs["href"])
+        if tag == "div" and "animation" in attrs.get("class", "").split():
+            page.animations += 1
         if "style" in attrs:
             page.loads += [Load(tag, "style", url) for url in css_urls(attrs["style"])]
         if tag in ("img", "br", "hr", "meta", "link", "input", "source", "track", "embed"):
             return  # void elements never close, so do not track their classes
         classes = attrs.get("class", "").split()
+        if tag == "section":
+            self._sections.append(attrs.get("id", ""))
+        is_output = "cell_output" in classes
+        self._output_stack.append(is_output)
+        if is_output:
+            self._streams.append(0)
+        if self._streams and {"output", "stream"} <= set(classes):
+            self._streams[-1] += 1
         is_math = "math" in classes
         self._math_stack.append(is_math)
         if is_math:
@@ -175,6 +203,13 @@ class _PageParser(HTMLParser):
             self._in_style = False
         if tag in ("img", "br", "hr", "meta", "link", "input", "source", "track", "embed"):
             return
+        if self._output_stack and self._output_stack.pop():
+            streams = self._streams.pop()
+            if streams > 1:
+                where = next((id_ for id_ in reversed(self._sections) if id_), "")
+                self.page.split_streams.append(f"#{where}: {streams} boxes")
+        if tag == "section" and self._sections:
+            self._sections.pop()
         if self._math_stack and self._math_stack.pop():
             self._math_depth -= 1
             if self._math_depth == 0:
@@ -224,3 +259,63 @@ def source_has_math(source: Path) -> bool:
     text = re.sub(r"```.*?```", "", text, flags=re.DOTALL)  # not inside code blocks
     text = re.sub(r"`[^`\n]*`", "", text)
     return bool(re.search(r"\$\$.+?\$\$|\$[^\s$][^$\n]*\$|\\begin\{", text, flags=re.DOTALL))
+
+
+# ----------------------------------------------------------------- book configuration
+
+
+def book_config() -> dict:
+    """The book's _config.yml."""
+    return yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8")) or {}
+
+
+def site_base_url() -> str | None:
+    """The address the site is published at (html.baseurl), when _config.yml gives one."""
+    base = (book_config().get("html") or {}).get("baseurl") or ""
+    return base.rstrip("/") + "/" if base else None
+
+
+def colab_launch_url(source: Path) -> str:
+    """The Colab launch address of a notebook page, derived from _config.yml alone:
+    launch_buttons.colab_url + /github/<owner>/<repo>/blob/<branch>/<path_to_book>/<source>.
+    """
+    config = book_config()
+    repository = config.get("repository") or {}
+    url = urlsplit(repository["url"])
+    assert url.netloc == "github.com", f"repository.url is not on github.com: {url.geturl()}"
+    owner_repo = url.path.strip("/").removesuffix(".git")
+    branch = repository.get("branch") or "main"
+    in_repo = posixpath.join(repository.get("path_to_book") or "", source.as_posix())
+    colab = ((config.get("launch_buttons") or {}).get("colab_url") or "").rstrip("/")
+    assert colab, "_config.yml sets no launch_buttons.colab_url"
+    return f"{colab}/github/{owner_repo}/blob/{branch}/{posixpath.normpath(in_repo)}"
+
+
+# ----------------------------------------------------------------- internal links
+
+
+def internal_link(page: Page, href: str, base: str | None = None) -> tuple[Path, str] | None:
+    """(file, fragment) that a link on this page leads to inside the site; None when the
+    link leaves the site (another host, mailto:, ...).  A link that climbs out of the site
+    directory gives the path it names (which then does not exist)."""
+    href = href.strip()
+    if not href or NON_HTTP.match(href):
+        return None
+    if is_external(href):
+        if not base or not href.startswith(base):
+            return None
+        href = "/" + href[len(base) :]
+    parts = urlsplit(href)
+    fragment = unquote(parts.fragment)
+    if not parts.path:  # "#anchor" or "?query#anchor": this page
+        return HTML_DIR / page.path, fragment
+    target = unquote(parts.path)
+    if target.startswith("/"):
+        joined = target.lstrip("/")
+    else:
+        joined = posixpath.join(posixpath.dirname(page.path.as_posix()), target)
+    normal = posixpath.normpath(joined) if joined else "."
+    path = HTML_DIR / normal
+    if target.endswith("/") or (path.is_dir() and not normal.startswith("..")):
+        path = path / "index.html"
+    return path, fragment

@@ -1,24 +1,43 @@
-"""Open the built pages in a real browser, offline, and watch every request it makes.
+"""Open every page of _toc.yml in a real browser, offline, as a reader would.
 
-The static checks in test_offline_html.py read the markup; this one also sees what scripts
-and stylesheets fetch at run time (MathJax's fonts and extensions, the widget manager's
-modules).  Every request to a host other than the local test server is blocked and
-reported.  It needs Debian's Chromium (/usr/bin/chromium, or $CHROMIUM) and Playwright for
-Python, and is skipped without them.
+The static checks in test_offline_html.py read the markup; these also see what scripts and
+stylesheets do at run time.  Per page (headless Debian Chromium driven by Playwright for
+Python, the site served from 127.0.0.1):
+
+- zero requests to any other host (each is blocked and reported), no failed request, no
+  uncaught script error and no console error;
+- all math typeset: once MathJax's startup promise has resolved, no raw TeX delimiters
+  (\\( \\[ $$ \\begin{ $...$) are left in the page's text outside code, and MathJax
+  reported no error (no merror node);
+- every <img> loaded (naturalWidth > 0), the frame a jshtml slider shows included;
+- every kernel-free slider (matplotlib jshtml animation) shows another frame when its range
+  input is moved (input/change events, as a reader's drag fires), and every frame decodes;
+- every ipywidgets view the page shows (if any) renders;
+- a full-page screenshot in _build/screenshots/<page>.png, for review;
+- page weight: the bytes of the HTML and of everything the page loads (every response the
+  browser received), tabled in _build/page-weight.md (and printed: pytest -s); at most
+  3 MB (3,000,000 bytes) a page as a static host sends it (text gzipped, images and fonts
+  as they are); the table also gives the uncompressed size.
+
+Needs Debian's Chromium (/usr/bin/chromium, or $CHROMIUM) and Playwright for Python and is
+skipped without them; with them, it fails when the site has not been built.
 """
 
 from __future__ import annotations
 
 import functools
+import gzip
 import os
 import shutil
 import threading
+from collections import Counter
+from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pytest
-from sitecheck import HTML_DIR, parse_page, source_has_math, toc_pages
+from sitecheck import HTML_DIR, ROOT, parse_page, toc_pages
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
@@ -32,10 +51,141 @@ ARGS = [
     "--disable-sync",
 ]
 TIMEOUT_MS = 30_000
+MAX_PAGE_BYTES = 3_000_000  # 3 MB (decimal): a page's HTML plus everything it loads, as sent
+BUILD_DIR = HTML_DIR.parent
+SCREENSHOTS = BUILD_DIR / "screenshots"
+WEIGHT_TABLE = BUILD_DIR / "page-weight.md"
+MATHJAX_SCRIPT = r"(^|/)vendor/mathjax/tex-[a-z-]+\.js(\?|$)"
+# Columns of the page-weight table: Playwright's resource types, grouped.
+KINDS = {
+    "document": "HTML",
+    "script": "scripts",
+    "stylesheet": "styles",
+    "font": "fonts",
+    "image": "images",
+}
+# What a static host (GitHub Pages among them) sends as is; everything else it gzips.
+PRECOMPRESSED = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".woff", ".woff2", ".ico", ".gz"}
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
 if not Path(CHROMIUM).is_file():
     pytest.skip(f"no Chromium at {CHROMIUM}", allow_module_level=True)
+
+# ----------------------------------------------------------------- in-page scripts
+
+# Text left with TeX delimiters once MathJax is done: math it did not typeset.  Code
+# (source cells, stream outputs) may legitimately hold such text, and MathJax skips it too.
+RAW_MATH_JS = r"""() => {
+    const skip = "pre, code, script, style, textarea, noscript, mjx-container, .highlight";
+    const raw = [/\\\(/, /\\\[/, /\$\$/, /\\begin\{/, /(^|[^\\$])\$[^\s$][^$\n]*[^\s\\$]\$/];
+    const found = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const parent = node.parentElement;
+        if (!parent || parent.closest(skip)) continue;
+        const text = node.textContent;
+        const hit = raw.find(re => re.test(text));
+        if (!hit) continue;
+        const at = text.search(hit);
+        const where = parent.closest("[id]");
+        found.push({
+            text: text.slice(Math.max(0, at - 30), at + 50).replace(/\s+/g, " "),
+            element: parent.tagName.toLowerCase() + (parent.className ? "." +
+                     String(parent.className).trim().split(/\s+/).join(".") : ""),
+            within: where ? "#" + where.id : "",
+        });
+    }
+    return found;
+}"""
+
+MATHJAX_JS = r"""async () => {
+    await MathJax.startup.promise;
+    // CHTML output marks a TeX error with mjx-merror (its hidden MathML copy, for
+    // screen readers, holds the same error as merror: not counted twice).
+    const nodes = Array.from(document.querySelectorAll("mjx-merror, merror"))
+        .filter(e => !e.closest("mjx-assistive-mml"));
+    const errors = nodes.map(e => {
+        const where = e.closest("[id]");
+        return (e.getAttribute("data-mjx-error") || e.textContent) +
+               (where ? " (in #" + where.id + ")" : "");
+    });
+    return {typeset: document.querySelectorAll("mjx-container").length, errors};
+}"""
+
+IMAGES_READY_JS = """() => Array.from(document.images).every(img => img.complete)
+    && document.querySelectorAll(".animation img:not([src])").length === 0"""
+
+BROKEN_IMAGES_JS = r"""() => Array.from(document.images)
+    .filter(img => !(img.complete && img.naturalWidth > 0))
+    .map(img => {
+        const where = img.closest("[id]");
+        const src = img.getAttribute("src");
+        return {
+            src: src === null ? "(no src)" : src.slice(0, 80),
+            alt: img.alt,
+            within: where ? "#" + where.id : "",
+        };
+    })"""
+
+# Move each jshtml slider as a reader would (matplotlib's Animation listens to the range
+# input's "input" event), through every frame and back to where it started.
+SLIDERS_JS = r"""async () => {
+    const move = (slider, value) => {
+        slider.value = String(value);
+        slider.dispatchEvent(new Event("input", {bubbles: true}));
+        slider.dispatchEvent(new Event("change", {bubbles: true}));
+    };
+    const results = [];
+    for (const div of document.querySelectorAll("div.animation")) {
+        const slider = div.querySelector('input[type="range"]');
+        const img = div.querySelector("img");
+        const where = div.closest("[id]");
+        const result = {
+            img: img ? (img.id || img.alt) : null,
+            within: where ? "#" + where.id : "",
+            problems: [],
+        };
+        results.push(result);
+        if (!slider || !img) {
+            result.problems.push("no range input or no <img> in the animation");
+            continue;
+        }
+        const first = Number(slider.min), last = Number(slider.max);
+        const start = Number(slider.value);
+        const shown = img.getAttribute("src");
+        result.frames = last - first + 1;
+        if (!(last > first)) {
+            result.problems.push(`the slider has ${result.frames} position(s)`);
+            continue;
+        }
+        const other = start === last ? first : last;
+        move(slider, other);
+        if (img.getAttribute("src") === shown)
+            result.problems.push(`moving the slider from ${start} to ${other} ` +
+                                 "did not change the image");
+        const seen = new Set();
+        for (let value = first; value <= last; value++) {
+            move(slider, value);
+            const src = img.getAttribute("src");
+            seen.add(src);
+            try {
+                await img.decode();
+                if (!(img.naturalWidth > 0)) throw new Error("empty");
+            } catch (error) {
+                result.problems.push(`frame ${value} does not decode`);
+            }
+        }
+        result.distinct = seen.size;
+        if (seen.size < 2) result.problems.push("every frame shows the same image");
+        move(slider, start);
+        if (img.getAttribute("src") !== shown)
+            result.problems.push("moving the slider back did not restore the first frame");
+    }
+    return results;
+}"""
+
+
+# ----------------------------------------------------------------- serving and visiting
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -64,74 +214,252 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def visit(browser, server):
-    """Load a page with only the local server reachable; report what went wrong."""
-    contexts = []
+@dataclass
+class Visit:
+    """What one page did in the browser."""
 
-    def _visit(relative: str):
-        context = browser.new_context(service_workers="block")
-        contexts.append(context)
-        page = context.new_page()
-        report = {"external": [], "failed": [], "errors": []}
-        local = urlsplit(server).netloc
+    html: str
+    external: list[str] = field(default_factory=list)  # requests to other hosts (blocked)
+    failed: list[str] = field(default_factory=list)  # responses >= 400, failed requests
+    errors: list[str] = field(default_factory=list)  # uncaught script errors
+    console: list[str] = field(default_factory=list)  # console.error messages
+    sizes: dict[str, tuple[str, int]] = field(default_factory=dict)  # url -> (kind, bytes)
+    steps: list[str] = field(default_factory=list)  # a check that could not run, and why
+    mathjax: dict | None = None
+    raw_math: list[dict] = field(default_factory=list)
+    broken_images: list[dict] | None = None
+    sliders: list[dict] = field(default_factory=list)
+    widgets: int = 0
+    screenshot: Path | None = None
 
-        def route(route):
-            url = route.request.url
-            if urlsplit(url).scheme in ("data", "blob") or urlsplit(url).netloc == local:
-                route.continue_()
-            else:
-                report["external"].append(url)
-                route.abort()
+    @property
+    def weight(self) -> int:
+        """Bytes as served by the test server: uncompressed."""
+        return sum(size for _, size in self.sizes.values())
 
-        def response(response):
-            if response.status >= 400 and not response.url.endswith("/favicon.ico"):
-                report["failed"].append(f"{response.status} {response.url}")
+    @property
+    def sent(self) -> int:
+        """Bytes a reader downloads from a static host that gzips text (HTML, scripts,
+        stylesheets, SVG) and sends images and fonts as they are."""
+        return sum(_sent_size(url, size) for url, (_, size) in self.sizes.items())
 
-        page.route("**/*", route)
-        page.on("response", response)
-        page.on("pageerror", lambda error: report["errors"].append(str(error)))
-        page.goto(f"{server}/{relative}", wait_until="load", timeout=TIMEOUT_MS)
-        return page, report
+    def sent_by_kind(self) -> Counter:
+        counts: Counter = Counter()
+        for url, (kind, size) in self.sizes.items():
+            counts[KINDS.get(kind, "other")] += _sent_size(url, size)
+        return counts
 
-    yield _visit
-    for context in contexts:
+
+@functools.cache
+def _gzipped_size(path: Path) -> int:
+    return len(gzip.compress(path.read_bytes(), compresslevel=6, mtime=0))
+
+
+def _sent_size(url: str, size: int) -> int:
+    path = HTML_DIR / unquote(urlsplit(url).path).lstrip("/")
+    if path.is_dir():
+        path = path / "index.html"
+    if path.suffix.lower() in PRECOMPRESSED or not path.is_file():
+        return size
+    return _gzipped_size(path)
+
+
+def _step(visit: Visit, name: str, action):
+    """Run one check's browser work; a timeout or script error is recorded, not raised,
+    so that the rest of the page (and its weight) is still measured."""
+    try:
+        return action()
+    except Exception as error:  # reported by the test
+        visit.steps.append(f"{name}: {type(error).__name__}: {str(error).splitlines()[0]}")
+        return None
+
+
+def _visit(browser, server: str, html: Path) -> Visit:
+    built = parse_page(HTML_DIR / html)
+    visit = Visit(html.as_posix())
+    local = urlsplit(server).netloc
+    context = browser.new_context(service_workers="block", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+
+    def route(route):
+        url = route.request.url
+        if urlsplit(url).scheme in ("data", "blob") or urlsplit(url).netloc == local:
+            route.continue_()
+        else:
+            visit.external.append(url)
+            route.abort()
+
+    def response(response):
+        url = response.url.split("#")[0]
+        if urlsplit(url).netloc != local:
+            return
+        if response.status >= 400:
+            if not url.endswith("/favicon.ico"):
+                visit.failed.append(f"{response.status} {url}")
+            return
+        length = response.headers.get("content-length")
+        size = int(length) if length is not None else len(response.body())
+        visit.sizes[url] = (response.request.resource_type, size)
+
+    def request_failed(request):
+        if request.url not in visit.external:
+            visit.failed.append(f"{request.failure} {request.url}")
+
+    def console(message):
+        if message.type == "error":
+            where = message.location.get("url", "") if message.location else ""
+            visit.console.append(f"{message.text} ({where})" if where else message.text)
+
+    page.route("**/*", route)
+    page.on("response", response)
+    page.on("requestfailed", request_failed)
+    page.on("pageerror", lambda error: visit.errors.append(str(error)))
+    page.on("console", console)
+    try:
+        page.goto(f"{server}/{visit.html}", wait_until="load", timeout=TIMEOUT_MS)
+
+        if built.script_files(MATHJAX_SCRIPT):
+            visit.mathjax = _step(
+                visit,
+                "MathJax",
+                lambda: (
+                    page.wait_for_function(
+                        "() => window.MathJax && MathJax.startup && MathJax.startup.promise",
+                        timeout=TIMEOUT_MS,
+                    ),
+                    page.evaluate(MATHJAX_JS),
+                )[1],
+            )
+        visit.raw_math = _step(visit, "raw math", lambda: page.evaluate(RAW_MATH_JS)) or []
+
+        _step(visit, "images", lambda: page.wait_for_function(IMAGES_READY_JS, timeout=10_000))
+        visit.broken_images = _step(visit, "images", lambda: page.evaluate(BROKEN_IMAGES_JS))
+        visit.sliders = _step(visit, "sliders", lambda: page.evaluate(SLIDERS_JS)) or []
+
+        if built.widget_views:
+            _step(
+                visit,
+                "widgets",
+                lambda: page.wait_for_selector(".jupyter-widgets", timeout=TIMEOUT_MS),
+            )
+            visit.widgets = page.locator(".jupyter-widgets").count()
+
+        _step(
+            visit,
+            "network idle",
+            lambda: page.wait_for_load_state("networkidle", timeout=TIMEOUT_MS),
+        )
+        shot = SCREENSHOTS / html.with_suffix(".png")
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        _step(visit, "screenshot", lambda: page.screenshot(path=shot, full_page=True))
+        visit.screenshot = shot if shot.is_file() else None
+    finally:
         context.close()
+    return visit
+
+
+@pytest.fixture(scope="module")
+def visits():
+    """Each page's visit, kept for the page-weight table."""
+    return {}
+
+
+@pytest.fixture
+def visit(browser, server, visits):
+    def _get(html: Path) -> Visit:
+        if html not in visits:
+            visits[html] = _visit(browser, server, html)
+        return visits[html]
+
+    return _get
 
 
 PAGES = sorted(toc_pages().items())
 
 
+def _lines(items) -> str:
+    return "".join(f"\n  {item}" for item in items)
+
+
 @pytest.mark.parametrize(("source", "html"), PAGES, ids=[str(src) for src, _ in PAGES])
 def test_page_works_offline(visit, source, html):
-    page, report = visit(html.as_posix())
     built = parse_page(HTML_DIR / html)
+    result = visit(html)
+    problems = []
+    problems += [f"asked another host for {url} (blocked)" for url in result.external]
+    problems += [f"failed request: {failure}" for failure in result.failed]
+    problems += [f"script error: {error}" for error in result.errors]
+    problems += [f"console error: {message}" for message in result.console]
+    problems += [f"could not check {step}" for step in result.steps]
 
-    if source_has_math(source):
-        page.wait_for_function(
-            "() => window.MathJax && MathJax.startup && MathJax.startup.promise",
-            timeout=TIMEOUT_MS,
-        )
-        counts = page.evaluate(
-            """() => MathJax.startup.promise.then(() => ({
-                typeset: document.querySelectorAll("mjx-container").length,
-                errors: Array.from(document.querySelectorAll("mjx-merror"),
-                                   e => e.getAttribute("data-mjx-error") || e.textContent),
-            }))"""
-        )
-        assert counts["typeset"] >= len(built.math_texts) > 0, (
-            f"{html}: MathJax typeset {counts['typeset']} of {len(built.math_texts)} formulas"
-        )
-        assert not counts["errors"], f"{html}: TeX errors {counts['errors']}"
+    if built.math_texts:
+        if result.mathjax is None:
+            problems.append("math on the page, but MathJax never finished (or was not loaded)")
+        else:
+            if result.mathjax["typeset"] < len(built.math_texts):
+                problems.append(
+                    f"MathJax typeset {result.mathjax['typeset']} of "
+                    f"{len(built.math_texts)} formulas"
+                )
+            problems += [f"TeX error: {error}" for error in result.mathjax["errors"]]
+    problems += [
+        f"raw TeX left in the text: {raw['text']!r} in <{raw['element']}> {raw['within']}"
+        for raw in result.raw_math
+    ]
 
-    if built.widget_views:
-        page.wait_for_selector(".jupyter-widgets", timeout=TIMEOUT_MS)
-        rendered = page.locator(".jupyter-widgets").count()
-        assert rendered >= built.widget_views, (
-            f"{html}: {rendered} of {built.widget_views} widgets rendered"
-        )
+    problems += [
+        f"image not loaded: <img src={image['src']!r} alt={image['alt']!r}> {image['within']}"
+        for image in result.broken_images or []
+    ]
+    if len(result.sliders) != built.animations:
+        problems.append(f"{len(result.sliders)} of {built.animations} jshtml sliders found")
+    for slider in result.sliders:
+        problems += [
+            f"slider {slider['img']} {slider['within']}: {problem}"
+            for problem in slider["problems"]
+        ]
 
-    page.wait_for_load_state("networkidle", timeout=TIMEOUT_MS)
-    assert not report["external"], f"{html} asked other hosts for: {report['external']}"
-    assert not report["failed"], f"{html}: failed requests {report['failed']}"
-    assert not report["errors"], f"{html}: script errors {report['errors']}"
+    if built.widget_views and result.widgets < built.widget_views:
+        problems.append(f"{result.widgets} of {built.widget_views} widgets rendered")
+    if result.screenshot is None:
+        problems.append("no screenshot was written")
+
+    ok = not problems
+    assert ok, f"{html} in Chromium:" + _lines(problems)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.2f}"
+
+
+def test_page_weight(visit):
+    """Every page's total size, HTML plus everything it loads, at most 3 MB as sent."""
+    kinds = [*KINDS.values(), "other"]
+    header = ["page", "files", *kinds, "total sent", "uncompressed"]
+    table = [
+        "| " + " | ".join(header) + " |",
+        "| --- |" + " ---: |" * (len(header) - 1),
+    ]
+    heavy = []
+    for source, html in PAGES:
+        result = visit(html)
+        by_kind = result.sent_by_kind()
+        cells = [str(source), str(len(result.sizes))]
+        cells += [_megabytes(by_kind[kind]) for kind in kinds]
+        cells += [f"**{_megabytes(result.sent)}**", _megabytes(result.weight)]
+        table.append("| " + " | ".join(cells) + " |")
+        if result.sent > MAX_PAGE_BYTES:
+            heavy.append(f"{source}: {_megabytes(result.sent)} MB")
+    text = (
+        "# Page weight\n\n"
+        "Each page of _toc.yml as loaded by headless Chromium from the built site, in MB\n"
+        "(10^6 bytes): every response the browser received (`files`), counted as a static\n"
+        "host such as GitHub Pages sends it (HTML, scripts and stylesheets gzipped at level 6,\n"
+        "images and fonts as they are), by kind; `uncompressed`: the same files' sizes on disk.\n"
+        f"Limit: {_megabytes(MAX_PAGE_BYTES)} MB sent per page.\n"
+        f"Written by {Path(__file__).relative_to(ROOT)}.\n\n" + "\n".join(table) + "\n"
+    )
+    WEIGHT_TABLE.write_text(text, encoding="utf-8")
+    print("\n" + text)
+    ok = not heavy
+    assert ok, f"pages over {_megabytes(MAX_PAGE_BYTES)} MB:" + _lines(heavy)

@@ -2,6 +2,11 @@
 and image itself, typesets math with its own copy of MathJax, and renders widgets with its
 own copy of the ipywidgets HTML manager.
 
+It also checks, on the markup alone: that what a cell prints shows as one block; that every
+chapter has a Colab launch button for its own notebook in the repository named in
+_config.yml; and that every link inside the site (<a href>, relative or to html.baseurl)
+names a file of the site and, with a #fragment, an id in that file.
+
 Run after `jupyter-book build` (`make test` does); these tests fail when there is no build.
 Links to other sites (<a href>) are fine: they are followed only when clicked.
 """
@@ -13,9 +18,12 @@ from sitecheck import (
     HTML_DIR,
     MATH_DELIMITERS,
     built_pages,
+    colab_launch_url,
     css_urls,
+    internal_link,
     is_external,
     parse_page,
+    site_base_url,
     source_has_math,
     toc_pages,
 )
@@ -107,11 +115,24 @@ def test_pages_with_math_load_local_mathjax(pages):
 def test_math_in_sources_becomes_math_markup(pages, source):
     if not source_has_math(source):
         pytest.skip(f"{source} has no math")
-    page = pages[toc_pages()[source]]
+    html = toc_pages()[source]
+    assert html in pages, f"{source} is in _toc.yml but {html} is not built (run make book)"
+    page = pages[html]
     assert page.prose_math, f"{source} has TeX math, but {page.path} has no math markup for it"
     plain = [text for text in page.math_texts if not any(d in text for d in MATH_DELIMITERS)]
     assert not plain, f"{page.path}: math elements without TeX delimiters: {plain[:3]}"
     assert page.script_files(MATHJAX_SCRIPT), f"{page.path} has math but does not load MathJax"
+
+
+def test_printed_output_is_one_block(pages):
+    """What a cell prints shows as one block, not cut into a box per burst of output
+    (a table printed row by row, with a computation between rows, would fall apart)."""
+    split = [f"{path} {where}" for path, page in pages.items() for where in page.split_streams]
+    ok = not split
+    assert ok, (
+        "cells whose printed output is cut into several boxes (set nb_merge_streams: "
+        "true in _config.yml's sphinx.config):" + "".join(f"\n  {item}" for item in split)
+    )
 
 
 # ----------------------------------------------------------------- widgets
@@ -123,8 +144,10 @@ def test_widget_manager_is_vendored():
 
 
 def test_pages_with_widgets_load_local_widget_manager(pages):
+    # Only a widget view needs the manager; stored widget state alone (a notebook whose
+    # widget outputs the website hides) renders nothing, and the manager is 3.6 MB.
     for page in pages.values():
-        if not (page.has_widget_state or page.widget_views):
+        if not page.widget_views:
             continue
         requires = page.script_files(REQUIRE_SCRIPT)
         managers = page.script_files(WIDGET_SCRIPT)
@@ -135,3 +158,63 @@ def test_pages_with_widgets_load_local_widget_manager(pages):
         assert page.scripts.index(requires[0]) < page.scripts.index(managers[0]), (
             f"{page.path}: require.js must load before the widget manager"
         )
+
+
+# ----------------------------------------------------------------- launch buttons
+
+
+CHAPTERS = sorted(src for src in toc_pages() if src.parts[0] == "chapters")
+
+
+def test_toc_has_chapters():
+    assert CHAPTERS, "_toc.yml lists no page under chapters/"
+
+
+@pytest.mark.parametrize("source", CHAPTERS, ids=str)
+def test_chapter_has_colab_launch_button(pages, source):
+    """The launch button opens this very notebook of the repository named in _config.yml."""
+    assert source.suffix == ".ipynb", f"{source}: a chapter must be a notebook to launch it"
+    expected = colab_launch_url(source)
+    html = toc_pages()[source]
+    assert html in pages, f"{source} is in _toc.yml but {html} is not built (run make book)"
+    page = pages[html]
+    launcher = expected.split("/github/")[0] + "/github/"
+    colab = [href for href in page.links if href.startswith(launcher)]
+    found = expected in page.links
+    assert found, f"{page.path} has no Colab launch link to {expected}; its Colab links: {colab}"
+    assert set(colab) == {expected}, f"{page.path} launches other notebooks in Colab: {colab}"
+
+
+# ----------------------------------------------------------------- internal links
+
+
+def test_internal_links_resolve(pages):
+    """Every <a href> that stays inside the site names a file of the site, and its
+    #fragment an id in that file (Sphinx's -W only sees the links it generates itself)."""
+    base = site_base_url()
+    ids = {HTML_DIR / path: page.ids for path, page in pages.items()}  # of each target
+    broken, checked = [], 0
+    for path, page in pages.items():
+        for href in page.links:
+            link = internal_link(page, href, base)
+            if link is None:
+                continue
+            checked += 1
+            target, fragment = link
+            inside = HTML_DIR in target.resolve().parents
+            if not inside:
+                broken.append(f"{path}: <a href={href!r}>: points outside the site")
+                continue
+            if not target.is_file():
+                where = target.relative_to(HTML_DIR)
+                broken.append(f"{path}: <a href={href!r}>: no file {where} in the site")
+                continue
+            if not fragment or fragment == "top" or target.suffix != ".html":
+                continue
+            if target not in ids:  # an HTML file that is not a page (a theme fragment)
+                ids[target] = parse_page(target).ids
+            if fragment not in ids[target]:
+                broken.append(f"{path}: <a href={href!r}>: no id {fragment!r} in {target.name}")
+    assert checked, "no internal link found in the site"
+    ok = not broken
+    assert ok, f"{len(broken)} of {checked} internal links are broken:\n" + "\n".join(broken)
