@@ -52,6 +52,10 @@ def check_positive(value: object, name: str) -> Scalar:
         if value.numel() == 1 and value.dim() == 0 and not value.requires_grad:
             value = float(value)
         else:
+            # One pass, one sync: min > 0 and max < inf (a NaN fails both). Only when that
+            # fails are the two checks below run, to say which rule is broken.
+            if value.numel() and _all_positive_finite(value):
+                return value
             if not bool(torch.isfinite(value).all()):
                 raise ValueError(f"{name} must be finite, got a tensor with non-finite entries")
             if not bool((value > 0).all()):
@@ -65,6 +69,11 @@ def check_positive(value: object, name: str) -> Scalar:
     if value <= 0:
         raise ValueError(f"{name} must be > 0, got {value}")
     return value
+
+
+def _all_positive_finite(value: torch.Tensor) -> bool:
+    low, high = torch.aminmax(value.detach())
+    return low.item() > 0 and high.item() < math.inf  # False for NaN
 
 
 def check_reduction(reduction: object) -> str:
