@@ -209,6 +209,49 @@ def _leaf_copies(logits: torch.Tensor, shape: Tuple[int, ...]) -> torch.Tensor:
     return logits.detach().expand(*shape, logits.shape[-1]).clone().requires_grad_(True)
 
 
+def _per_sample_gradients(
+    toy: CategoricalToy,
+    method: str,
+    theta: torch.Tensor,
+    temperature: float,
+    generator: Optional[torch.Generator],
+) -> torch.Tensor:
+    """Every sample's gradient estimate, by one ``backward`` through the leaf ``theta``.
+
+    ``theta`` has shape ``(m, n_estimates, *choices, K)``; a sample's loss is the sum of
+    ``toy.loss`` over its choices (none for a single choice). Methods as in
+    :func:`gradient_estimates`. Returns a tensor of ``theta``'s shape.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    m, n_estimates = theta.shape[:2]
+    if method == "reinforce-loo" and m < 2:
+        raise ValueError("the leave-one-out baseline needs m >= 2 samples per estimate")
+    choice_dims = tuple(range(2, theta.dim() - 1))
+
+    def per_sample_loss(values: torch.Tensor) -> torch.Tensor:  # (m, n_estimates)
+        loss = toy.loss(values)
+        return loss.sum(choice_dims) if choice_dims else loss
+
+    with torch.enable_grad():
+        if method in ("gumbel-softmax", "st-gumbel-softmax"):
+            hard = method == "st-gumbel-softmax"
+            y = gumbel_softmax(theta, temperature, hard=hard, generator=generator)
+            per_sample_loss(y).sum().backward()
+            return theta.grad
+        index = gumbel_max_sample(theta, generator=generator)
+        one_hot = F.one_hot(index, toy.num_categories).to(theta.dtype)
+        if method == "torch-st":
+            per_sample_loss(torch_st_rsample(theta, one_hot)).sum().backward()
+            return theta.grad
+        log_prob = (torch.log_softmax(theta, -1) * one_hot).sum(-1)
+        if choice_dims:  # the joint log-probability of all choices
+            log_prob = log_prob.sum(choice_dims)
+        baseline = "loo" if method == "reinforce-loo" else None
+        reinforce_surrogate(log_prob, per_sample_loss(one_hot), baseline=baseline).backward()
+        return theta.grad * (m * n_estimates)  # undo the surrogate's mean
+
+
 def gradient_estimates(
     toy: CategoricalToy,
     method: str,
@@ -248,29 +291,8 @@ def gradient_estimates(
     Returns:
         Tensor ``(n_estimates, K)`` in the toy's dtype and device.
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if method == "reinforce-loo" and m < 2:
-        raise ValueError("the leave-one-out baseline needs m >= 2 samples per estimate")
     theta = _leaf_copies(toy.logits, (m, n_estimates))
-    k = toy.num_categories
-    with torch.enable_grad():
-        if method in ("gumbel-softmax", "st-gumbel-softmax"):
-            hard = method == "st-gumbel-softmax"
-            y = gumbel_softmax(theta, temperature, hard=hard, generator=generator)
-            toy.loss(y).sum().backward()
-            per_sample = theta.grad
-        else:
-            index = gumbel_max_sample(theta, generator=generator)
-            one_hot = F.one_hot(index, k).to(theta.dtype)
-            if method == "torch-st":
-                toy.loss(torch_st_rsample(theta, one_hot)).sum().backward()
-                per_sample = theta.grad
-            else:
-                log_prob = (torch.log_softmax(theta, -1) * one_hot).sum(-1)
-                baseline = "loo" if method == "reinforce-loo" else None
-                reinforce_surrogate(log_prob, toy.loss(one_hot), baseline=baseline).backward()
-                per_sample = theta.grad * (m * n_estimates)  # undo the surrogate's mean
+    per_sample = _per_sample_gradients(toy, method, theta, temperature, generator)
     return per_sample.mean(0)
 
 
@@ -513,30 +535,8 @@ def many_choices_variance(
         :math:`\nabla_{\theta_d} \mathbb E[L]` (a :math:`K`-vector), averaged over the
         :math:`D` choices.
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if method == "reinforce-loo" and m < 2:
-        raise ValueError("the leave-one-out baseline needs m >= 2 samples per estimate")
-    k = toy.num_categories
     theta = _leaf_copies(toy.logits, (m, n_estimates, n_vars))
-    with torch.enable_grad():
-        if method in ("gumbel-softmax", "st-gumbel-softmax"):
-            hard = method == "st-gumbel-softmax"
-            y = gumbel_softmax(theta, temperature, hard=hard, generator=generator)
-            toy.loss(y).sum().backward()
-            per_sample = theta.grad
-        else:
-            index = gumbel_max_sample(theta, generator=generator)
-            one_hot = F.one_hot(index, k).to(theta.dtype)
-            if method == "torch-st":
-                toy.loss(torch_st_rsample(theta, one_hot)).sum().backward()
-                per_sample = theta.grad
-            else:
-                log_prob = (torch.log_softmax(theta, -1) * one_hot).sum((-2, -1))  # (m, n)
-                total = toy.loss(one_hot).sum(-1)  # (m, n)
-                baseline = "loo" if method == "reinforce-loo" else None
-                reinforce_surrogate(log_prob, total, baseline=baseline).backward()
-                per_sample = theta.grad * (m * n_estimates)
+    per_sample = _per_sample_gradients(toy, method, theta, temperature, generator)
     est = per_sample.mean(0).double()  # (n, D, K)
     return float(m * est.var(0).sum(-1).mean())
 
