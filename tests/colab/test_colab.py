@@ -4,8 +4,8 @@ A Colab runtime has PyTorch, numpy, matplotlib, ipywidgets and ipykernel, and no
 This test builds a fresh virtual environment holding only those (at the lock's versions),
 copies each chapter notebook *alone* into an empty directory, and executes it there with a
 Jupyter kernel running in that environment. The notebook's first cell must install
-relaxlib itself; ``$RELAXLIB_SOURCE`` points its pip at this checkout instead of the
-repository on GitHub. relaxlib is uninstalled again before every chapter, so every
+relaxlib itself; ``$RELAXLIB_SOURCE`` points its pip at a copy of this checkout's package
+instead of the repository on GitHub. relaxlib is uninstalled again before every chapter, so every
 chapter proves its own setup cell.
 
 Slow (a venv with torch, then every chapter): `make test` runs it as its own step,
@@ -70,11 +70,28 @@ def colab_python() -> Path:
     argv = [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     kernel = {"argv": argv, "display_name": "Colab-like", "language": "python"}
     (spec / "kernel.json").write_text(json.dumps(kernel), encoding="utf-8")
+    # pip builds a local directory in place (build/, *.egg-info): each worker installs from
+    # its own copy of the package, so two workers never build in the same folder at once.
+    source = WORK / "relaxlib-source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(
+        ROOT / "relaxlib", source / "relaxlib", ignore=shutil.ignore_patterns("__pycache__")
+    )
     return python
 
 
+@pytest.fixture(scope="session")
+def relaxlib_source(colab_python) -> Path:
+    """This checkout's relaxlib, copied for this worker: what $RELAXLIB_SOURCE points at."""
+    return WORK / "relaxlib-source"
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=str)
-def test_chapter_runs_alone_in_a_colab_like_runtime(notebook, colab_python, tmp_path, monkeypatch):
+def test_chapter_runs_alone_in_a_colab_like_runtime(
+    notebook, colab_python, relaxlib_source, tmp_path, monkeypatch
+):
     _pip(colab_python, "uninstall", "-y", "relaxlib")
     assert not _has_relaxlib(colab_python)
     alone = tmp_path / "content"  # Colab's working directory, holding nothing but the notebook
@@ -82,7 +99,7 @@ def test_chapter_runs_alone_in_a_colab_like_runtime(notebook, colab_python, tmp_
     copy = alone / Path(notebook).name
     shutil.copy(ROOT / notebook, copy)
 
-    monkeypatch.setenv("RELAXLIB_SOURCE", str(ROOT))
+    monkeypatch.setenv("RELAXLIB_SOURCE", str(relaxlib_source))
     monkeypatch.setenv("JUPYTER_PATH", str(WORK / "jupyter"))
     for var in ("PYTHONPATH", "RELAXLIB_DEVICE", "VIRTUAL_ENV"):
         monkeypatch.delenv(var, raising=False)
