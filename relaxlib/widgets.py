@@ -119,34 +119,21 @@ def parameter_explorer(
         raise ValueError(f"value {value} is outside [{min}, {max}]")
     style = {"description_width": "initial"}
     layout = W.Layout(width="420px")
+    common = dict(
+        value=value,
+        description=description,
+        readout_format=readout_format,
+        continuous_update=continuous_update,
+        style=style,
+        layout=layout,
+    )
     if log:
         if min <= 0:
             raise ValueError("a logarithmic slider needs min > 0")
         lo, hi = math.log10(min), math.log10(max)
-        slider = W.FloatLogSlider(
-            value=value,
-            base=10,
-            min=lo,
-            max=hi,
-            step=(hi - lo) / steps,
-            description=description,
-            readout_format=readout_format,
-            continuous_update=continuous_update,
-            style=style,
-            layout=layout,
-        )
+        slider = W.FloatLogSlider(base=10, min=lo, max=hi, step=(hi - lo) / steps, **common)
     else:
-        slider = W.FloatSlider(
-            value=value,
-            min=min,
-            max=max,
-            step=(max - min) / steps,
-            description=description,
-            readout_format=readout_format,
-            continuous_update=continuous_update,
-            style=style,
-            layout=layout,
-        )
+        slider = W.FloatSlider(min=min, max=max, step=(max - min) / steps, **common)
     return ParameterExplorer(draw, slider, figsize=figsize, dpi=dpi)
 
 

@@ -1,16 +1,8 @@
-"""The exercise-checking framework: cases, known mistakes, and specific feedback.
+"""The exercise-checking framework: :class:`Case`, :class:`Mistake`, :class:`Feedback` and
+:func:`check_function` (how a checker works is described in :mod:`relaxlib.exercises`).
 
-Needs only torch.
-
-A checker runs the student's function on several inputs, compares it with the reference
-implementation of :mod:`relaxlib` and, when they disagree, tests the answer against a list
-of *known mistakes* (each a small wrong implementation with an explanation). The result is
-a :class:`Feedback` that names the mistake ("the temperature is ignored", "indices start
-at 1", "no gradient flows", ...) instead of a bare pass/fail. A stub that raises
-``NotImplementedError`` or returns ``None`` is reported as "not attempted yet".
-
-Chapters add checkers (in a module of this package named after their topic) by listing
-cases and mistakes and calling :func:`check_function`.
+Chapters add checkers, in a module of this package named after their topic, by listing
+cases and mistakes and calling :func:`check_function`. Needs only torch.
 """
 
 from __future__ import annotations
