@@ -128,13 +128,14 @@ exit $$status
 endef
 
 unit: $(VENV_STAMP)
-	$(call pytest_or_explain,tests --ignore=tests/site --ignore=tests/colab -n 2,unit tests)
+	$(call pytest_or_explain,tests relaxlib dae_course --doctest-modules \
+		--ignore=tests/site --ignore=tests/colab -n 2,unit tests and doctests)
 
 nbval: $(VENV_STAMP)
 	notebooks="$(NOTEBOOKS)"; \
 	if [ -z "$$notebooks" ]; then echo "error: _toc.yml lists no notebooks" >&2; exit 1; fi; \
 	$(call pytest_or_explain,--nbval --nbval-current-env -n 2 --dist loadfile \
-		$$notebooks,nbval)
+		--nbval-sanitize-with tests/nbval-sanitize.cfg $$notebooks,nbval)
 
 site-test: $(VENV_STAMP)
 	$(call pytest_or_explain,tests/site,site tests against $(HTML))

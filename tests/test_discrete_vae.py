@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch.distributions import Bernoulli, Categorical, kl_divergence
 
 import relaxlib as rl
-from relaxlib import discrete_vae as dv
+from dae_course.ch08_summary import model as dv
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "chapters" / "08_summary.ipynb"
@@ -373,7 +373,7 @@ def test_module_needs_only_torch():
     import sys
 
     code = (
-        "import sys, relaxlib.discrete_vae; "
+        "import sys, dae_course.ch08_summary.model; "
         "bad = [m for m in ('matplotlib', 'ipywidgets', 'IPython') if m in sys.modules]; "
         "assert not bad, bad"
     )

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 import relaxlib as rl
-from relaxlib import exercises as ex
+from dae_course import checking as ex
+from dae_course.ch03_softmax import checks as ch3
 
 # --------------------------------------------------------------------------------------
 # soft arg max: the reference, then one small wrong function per named mistake
@@ -127,7 +128,7 @@ SOFT_ARGMAX_MISTAKES = {
 
 @pytest.mark.parametrize("fn", [good_soft_argmax, good_soft_argmax_manual, rl.soft_argmax])
 def test_soft_argmax_reference_passes(fn):
-    feedback = ex.check_soft_argmax(fn)
+    feedback = ch3.check_soft_argmax(fn)
     assert feedback.passed, feedback
     assert feedback
     assert "passed" in str(feedback)
@@ -136,7 +137,7 @@ def test_soft_argmax_reference_passes(fn):
 @pytest.mark.parametrize("name", sorted(SOFT_ARGMAX_MISTAKES))
 def test_soft_argmax_mistake_named(name):
     fn, status, mistake, phrase = SOFT_ARGMAX_MISTAKES[name]
-    feedback = ex.check_soft_argmax(fn)
+    feedback = ch3.check_soft_argmax(fn)
     assert not feedback
     assert feedback.status == status, feedback
     assert feedback.mistake == mistake, feedback
@@ -147,13 +148,13 @@ def test_other_exception_reported():
     def broken(x, t=1.0):
         raise ValueError("oops")
 
-    feedback = ex.check_soft_argmax(broken)
+    feedback = ch3.check_soft_argmax(broken)
     assert feedback.status == ex.ERROR
     assert "ValueError" in feedback.message and "oops" in feedback.message
 
 
 def test_wrong_values_generic_message():
-    feedback = ex.check_soft_argmax(lambda x, t=1.0: good_soft_argmax(x, t) * 1.5)
+    feedback = ch3.check_soft_argmax(lambda x, t=1.0: good_soft_argmax(x, t) * 1.5)
     assert feedback.status == ex.INCORRECT and feedback.mistake is None
     assert "expected" in feedback.message and "got" in feedback.message
 
@@ -167,8 +168,8 @@ def test_wrong_gradient_detected():
         v = good_soft_argmax(x, t)
         return v.detach() + (x - x.detach()).sum(-1)  # right value, wrong gradient
 
-    assert ex.check_soft_argmax(half_detached).mistake == "no gradient"
-    assert ex.check_soft_argmax(partly).mistake == "wrong gradient"
+    assert ch3.check_soft_argmax(half_detached).mistake == "no gradient"
+    assert ch3.check_soft_argmax(partly).mistake == "wrong gradient"
 
 
 # --------------------------------------------------------------------------------------
@@ -206,13 +207,13 @@ SOFT_MAX_MISTAKES = {
 
 @pytest.mark.parametrize("fn", [good_soft_max, rl.soft_max])
 def test_soft_max_reference_passes(fn):
-    assert ex.check_soft_max(fn).passed
+    assert ch3.check_soft_max(fn).passed
 
 
 @pytest.mark.parametrize("name", sorted(SOFT_MAX_MISTAKES))
 def test_soft_max_mistake_named(name):
     fn, mistake = SOFT_MAX_MISTAKES[name]
-    feedback = ex.check_soft_max(fn)
+    feedback = ch3.check_soft_max(fn)
     assert feedback.status == ex.INCORRECT, feedback
     assert feedback.mistake == mistake, feedback
 
@@ -221,7 +222,7 @@ def test_soft_max_stub_not_attempted():
     def stub(x, temperature=1.0):
         raise NotImplementedError
 
-    feedback = ex.check_soft_max(stub)
+    feedback = ch3.check_soft_max(stub)
     assert feedback.status == ex.NOT_ATTEMPTED
     assert "not attempted" in str(feedback)
 
@@ -244,13 +245,13 @@ def good_temperature(x, tol):
 
 
 def test_temperature_reference_passes():
-    assert ex.check_temperature_for_tolerance(good_temperature).passed
-    assert ex.check_temperature_for_tolerance(ex.reference_temperature_for_tolerance).passed
+    assert ch3.check_temperature_for_tolerance(good_temperature).passed
+    assert ch3.check_temperature_for_tolerance(ch3.reference_temperature_for_tolerance).passed
 
 
 def test_reference_temperature_meets_tolerance_and_is_largest():
     x = torch.tensor([1.1, 4.0, -0.1, 2.3])
-    t = ex.reference_temperature_for_tolerance(x, 0.01)
+    t = ch3.reference_temperature_for_tolerance(x, 0.01)
     err = abs(float(rl.soft_argmax(x.double(), t)) - 1.0)
     err_warmer = abs(float(rl.soft_argmax(x.double(), 1.01 * t)) - 1.0)
     assert err <= 0.01 < err_warmer
@@ -273,13 +274,15 @@ def test_reference_temperature_meets_tolerance_and_is_largest():
     ],
 )
 def test_temperature_mistakes(fn, status, mistake):
-    feedback = ex.check_temperature_for_tolerance(fn)
+    feedback = ch3.check_temperature_for_tolerance(fn)
     assert feedback.status == status, feedback
     assert feedback.mistake == mistake, feedback
 
 
 def test_tensor_answer_accepted():
-    assert ex.check_temperature_for_tolerance(lambda x, tol: torch.tensor(good_temperature(x, tol)))
+    assert ch3.check_temperature_for_tolerance(
+        lambda x, tol: torch.tensor(good_temperature(x, tol))
+    )
 
 
 # --------------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from relaxlib import exercises as ex
-from relaxlib.exercises import almost_everywhere as ae
+from dae_course import checking as ex
+from dae_course.ch01_almost_everywhere import checks as ae
 
 # --------------------------------------------------------------------------------------
 # Exercise 1: one-sided difference quotients

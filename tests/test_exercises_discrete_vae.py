@@ -8,9 +8,9 @@ import pytest
 import torch
 
 import relaxlib as rl
-from relaxlib import discrete_vae as dv
-from relaxlib import exercises as core
-from relaxlib.exercises import discrete_vae as ex
+from dae_course import checking as core
+from dae_course.ch08_summary import checks as ex
+from dae_course.ch08_summary import model as dv
 
 # --------------------------------------------------------------------------------------
 # Exercise 1: KL to a uniform prior

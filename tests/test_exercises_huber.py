@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 
 import relaxlib as rl
-from relaxlib import exercises as ex
-from relaxlib.exercises import huber as hx
+from dae_course import checking as ex
+from dae_course.ch04_huber import checks as hx
 
 # --------------------------------------------------------------------------------------
 # Exercise 1: Huber with delta

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import relaxlib as rl
-from relaxlib import exercises as ex
-from relaxlib.exercises import reinforce as rex
+from dae_course import checking as ex
+from dae_course.ch06_reinforce import checks as rex
 
 # --------------------------------------------------------------------------------------
 # Exercise 1: the REINFORCE surrogate

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 import relaxlib as rl
-from relaxlib import exercises as ex
-from relaxlib.exercises import reparam as rx
-from relaxlib.toys import reparam as toy
+from dae_course import checking as ex
+from dae_course.ch05_reparameterisation import checks as rx
+from dae_course.ch05_reparameterisation import problems as toy
 
 # --------------------------------------------------------------------------------------
 # Exercise: reparameterised Gaussian from (mu, log_var)

@@ -89,6 +89,15 @@ class TestChapter:
         assert not re.search(r"==|>=|<=", first), "the setup cell must pin nothing (Colab's torch)"
         assert not _code_cells(path)[0].outputs, "the setup cell printed something"
 
+    def test_setup_cell_shows_as_one_line(self, path):
+        # Colab shows a form cell as its title; JupyterLab folds a hidden source; the
+        # website folds a hide-input cell behind one toggle.
+        cell = _code_cells(path)[0]
+        assert cell.source.startswith("# @title "), "the setup cell needs a '# @title' line"
+        assert cell.metadata.get("cellView") == "form"
+        assert cell.metadata.get("jupyter", {}).get("source_hidden") is True
+        assert "hide-input" in cell.metadata.get("tags", [])
+
     def test_cells_that_hide_output_from_nbval_assert_their_claim(self, path):
         for i, cell in enumerate(_code_cells(path)):
             if _ignores_output(cell):

@@ -14,7 +14,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib._pylab_helpers import Gcf  # noqa: E402
 
-from relaxlib import plotting  # noqa: E402
+from dae_course import sliders  # noqa: E402
+from dae_course.ch03_softmax import figures as softmax_figures  # noqa: E402
 
 TEMPS = [10 ** (1 - 3 * i / 7) for i in range(8)]
 
@@ -28,8 +29,8 @@ def draw_line(fig, value):
 
 @pytest.fixture(scope="module")
 def html():
-    return plotting.jshtml(
-        lambda: plotting.scrub_animation(draw_line, TEMPS, figsize=(3, 2)), alt='a "line" <demo>'
+    return sliders.jshtml(
+        lambda: sliders.scrub_animation(draw_line, TEMPS, figsize=(3, 2)), alt='a "line" <demo>'
     ).data
 
 
@@ -62,7 +63,7 @@ def test_jshtml_buttons_labelled(html):
 
 
 def test_jshtml_frame_count(html):
-    assert plotting.jshtml_frame_count(html) == len(TEMPS)
+    assert sliders.jshtml_frame_count(html) == len(TEMPS)
     assert f"new Array({len(TEMPS)})" in html
 
 
@@ -73,66 +74,66 @@ def test_jshtml_alt_escaped_and_slider_present(html):
 
 def test_jshtml_is_deterministic_and_ids_unique():
     def make():
-        return plotting.scrub_animation(draw_line, TEMPS[:3], figsize=(2, 2))
+        return sliders.scrub_animation(draw_line, TEMPS[:3], figsize=(2, 2))
 
-    a, b = plotting.jshtml(make).data, plotting.jshtml(make).data
+    a, b = sliders.jshtml(make).data, sliders.jshtml(make).data
     ida = re.search(r'id="_anim_img(\w+)"', a).group(1)
     idb = re.search(r'id="_anim_img(\w+)"', b).group(1)
     assert ida != idb  # two animations on one page must not share ids
     assert a.replace(ida, "ID") == b.replace(idb, "ID")
-    fixed = plotting.jshtml(make, html_id="fixed_1").data
+    fixed = sliders.jshtml(make, html_id="fixed_1").data
     assert 'id="_anim_imgfixed_1"' in fixed and "animfixed_1.play_animation()" in fixed
 
 
 def test_jshtml_closes_figure():
     before = len(plt.get_fignums())
-    plotting.jshtml(lambda: plotting.scrub_animation(draw_line, TEMPS[:2], figsize=(2, 2)))
+    sliders.jshtml(lambda: sliders.scrub_animation(draw_line, TEMPS[:2], figsize=(2, 2)))
     assert len(plt.get_fignums()) == before
 
 
 def test_jshtml_size_limit():
     with pytest.raises(ValueError, match="bytes"):
-        plotting.jshtml(
-            lambda: plotting.scrub_animation(draw_line, TEMPS[:2], figsize=(2, 2)), max_bytes=100
+        sliders.jshtml(
+            lambda: sliders.scrub_animation(draw_line, TEMPS[:2], figsize=(2, 2)), max_bytes=100
         )
 
 
 def test_jshtml_rejects_other_objects():
     with pytest.raises(TypeError):
-        plotting.jshtml(lambda: "not an animation")
+        sliders.jshtml(lambda: "not an animation")
 
 
 def test_offline_jshtml_on_raw_matplotlib_output():
-    anim = plotting.scrub_animation(draw_line, TEMPS[:2], figsize=(2, 2))
+    anim = sliders.scrub_animation(draw_line, TEMPS[:2], figsize=(2, 2))
     raw = anim.to_jshtml()
     plt.close(anim._fig)
     assert "http" in raw  # matplotlib links Font Awesome from a CDN ...
-    out = plotting.offline_jshtml(raw)
+    out = sliders.offline_jshtml(raw)
     assert "http" not in out  # ... and offline_jshtml removes it
     assert out.count('<span aria-hidden="true">') == 9
     with pytest.raises(ValueError):
-        plotting.offline_jshtml(raw, html_id="bad id")
+        sliders.offline_jshtml(raw, html_id="bad id")
 
 
 def test_chapter3_page_is_light():
     temps = [10 ** (1 - 3 * i / 23) for i in range(24)]
-    data = plotting.jshtml(
-        lambda: plotting.scrub_animation(plotting.draw_softmax_panel, temps)
+    data = sliders.jshtml(
+        lambda: sliders.scrub_animation(softmax_figures.draw_softmax_panel, temps)
     ).data
-    assert plotting.jshtml_frame_count(data) == 24
+    assert sliders.jshtml_frame_count(data) == 24
     assert len(data.encode()) < 1_500_000
 
 
 def test_draw_softmax_panel_caption():
     fig = plt.figure()
-    caption = plotting.draw_softmax_panel(fig, 0.2)
+    caption = softmax_figures.draw_softmax_panel(fig, 0.2)
     assert caption == "T = 0.2: soft arg max = 1.0004, soft max = 3.9997"
     assert len(fig.axes) == 2
     plt.close(fig)
 
 
 def test_softmax_temperature_figure():
-    fig = plotting.softmax_temperature_figure(marked=[1.0, 0.2])
+    fig = softmax_figures.softmax_temperature_figure(marked=[1.0, 0.2])
     ax1, ax2 = fig.axes
     assert ax1.get_xscale() == "log" and ax2.get_xscale() == "log"
     assert len(ax1.get_lines()) == 4 + 2  # one curve per category + marked temperatures
@@ -148,8 +149,8 @@ def test_softmax_temperature_figure():
 
 
 def test_temperature_explorer_redraws():
-    widgets = pytest.importorskip("relaxlib.widgets")
-    explorer = widgets.temperature_explorer(plotting.draw_softmax_panel)
+    explorers = pytest.importorskip("dae_course.explorers")
+    explorer = explorers.temperature_explorer(softmax_figures.draw_softmax_panel)
     assert explorer.redraws == 1 and explorer.value == 1.0
     first = explorer.image.value
     assert first[:8] == b"\x89PNG\r\n\x1a\n"
@@ -163,21 +164,21 @@ def test_temperature_explorer_redraws():
 
 
 def test_parameter_explorer_linear_and_validation():
-    widgets = pytest.importorskip("relaxlib.widgets")
-    explorer = widgets.parameter_explorer(
+    explorers = pytest.importorskip("dae_course.explorers")
+    explorer = explorers.parameter_explorer(
         draw_line, value=2.0, min=0.0, max=5.0, description="δ", log=False
     )
     assert type(explorer.slider).__name__ == "FloatSlider"
     explorer.slider.value = 3.0
     assert explorer.caption.value == "<code>value = 3</code>"
     with pytest.raises(ValueError):
-        widgets.parameter_explorer(draw_line, value=1.0, min=0.0, max=5.0, description="T")
+        explorers.parameter_explorer(draw_line, value=1.0, min=0.0, max=5.0, description="T")
     with pytest.raises(ValueError):
-        widgets.parameter_explorer(draw_line, value=9.0, min=1.0, max=5.0, description="T")
+        explorers.parameter_explorer(draw_line, value=9.0, min=1.0, max=5.0, description="T")
 
 
 def test_external_urls_ignores_embedded_images_but_finds_real_loads():
-    from relaxlib.plotting import external_urls
+    from dae_course.sliders import external_urls
 
     frame = "data:image/png;base64," + "aHR0cHM6" * 50 + "httpAAA=="
     clean = f'<img src="{frame}"><script>// a comment\nvar a = 1;</script>'

@@ -12,9 +12,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from relaxlib import plotting  # noqa: E402
-from relaxlib.plotting import almost_everywhere as ae_plot  # noqa: E402
-from relaxlib.toys import almost_everywhere as toys  # noqa: E402
+from dae_course import sliders  # noqa: E402
+from dae_course.ch01_almost_everywhere import figures as ae_plot  # noqa: E402
+from dae_course.ch01_almost_everywhere import problems as toys  # noqa: E402
 
 
 def _slope(line) -> float:
@@ -108,8 +108,8 @@ def test_minibatch_figure_title_counts_downhill_steps():
 
 
 def test_explorer_and_kernel_free_slider():
-    widgets = pytest.importorskip("relaxlib.widgets")
-    explorer = widgets.parameter_explorer(
+    explorers = pytest.importorskip("dae_course.explorers")
+    explorer = explorers.parameter_explorer(
         ae_plot.draw_difference_quotients, value=0.5, min=1e-3, max=1.0, description="h"
     )
     first = explorer.image.value
@@ -117,9 +117,9 @@ def test_explorer_and_kernel_free_slider():
     assert explorer.redraws == 2 and explorer.image.value != first
     assert "at x = 0.1 left = 1.000" in explorer.caption.value
     hs = torch.logspace(0, -3, 13).tolist()
-    html = plotting.jshtml(
-        lambda: plotting.scrub_animation(ae_plot.draw_difference_quotients, hs, figsize=(9.5, 3.2))
+    html = sliders.jshtml(
+        lambda: sliders.scrub_animation(ae_plot.draw_difference_quotients, hs, figsize=(9.5, 3.2))
     ).data
-    assert plotting.jshtml_frame_count(html) == 13
+    assert sliders.jshtml_frame_count(html) == 13
     assert "http" not in html
     assert len(html.encode()) < 1_000_000  # the chapter's slider keeps the page light

@@ -10,8 +10,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from relaxlib import discrete_vae as dv  # noqa: E402
-from relaxlib.plotting import discrete_vae as vplot  # noqa: E402
+from dae_course.ch08_summary import figures as vplot  # noqa: E402
+from dae_course.ch08_summary import model as dv  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

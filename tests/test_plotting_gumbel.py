@@ -13,9 +13,9 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import relaxlib as rl  # noqa: E402
-from relaxlib import plotting  # noqa: E402
-from relaxlib.plotting import gumbel as gplt  # noqa: E402
-from relaxlib.toys import gumbel as toy  # noqa: E402
+from dae_course import sliders  # noqa: E402
+from dae_course.ch07_gumbel_straight_through import figures as gplt  # noqa: E402
+from dae_course.ch07_gumbel_straight_through import problems as toy  # noqa: E402
 
 X3 = torch.log(torch.tensor([0.2, 0.3, 0.5], dtype=torch.float64))
 NOISE = rl.gumbel_noise((300, 3), generator=torch.Generator().manual_seed(1), dtype=torch.float64)
@@ -75,8 +75,8 @@ def test_simplex_slider_is_offline_and_light():
 
     draw = partial(gplt.draw_simplex_panel, logits=X3, noise=NOISE)
     temps = [10.0, 1.0, 0.1, 0.03]
-    html = plotting.jshtml(lambda: plotting.scrub_animation(draw, temps)).data
-    assert plotting.jshtml_frame_count(html) == 4
+    html = sliders.jshtml(lambda: sliders.scrub_animation(draw, temps)).data
+    assert sliders.jshtml_frame_count(html) == 4
     assert "http" not in html
     assert len(html.encode()) / 4 < 60_000  # per frame: 20 frames stay near 1 MB
 

@@ -13,8 +13,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import relaxlib as rl  # noqa: E402
-from relaxlib import plotting  # noqa: E402
-from relaxlib.plotting import huber as hplot  # noqa: E402
+from dae_course import sliders  # noqa: E402
+from dae_course.ch04_huber import figures as hplot  # noqa: E402
 
 
 def l1(x, y):
@@ -119,10 +119,10 @@ def test_draw_delta_panel_small_beta_returns_to_l1_cycle():
 
 def test_delta_slider_is_light_and_offline():
     values = [0.05, 0.5, 2.0]
-    html = plotting.jshtml(
-        lambda: plotting.scrub_animation(hplot.draw_delta_panel, values, figsize=(9, 3))
+    html = sliders.jshtml(
+        lambda: sliders.scrub_animation(hplot.draw_delta_panel, values, figsize=(9, 3))
     ).data
-    assert plotting.jshtml_frame_count(html) == 3
+    assert sliders.jshtml_frame_count(html) == 3
     assert "http" not in html
     assert len(html.encode()) < 3 * 120_000
 
@@ -142,8 +142,8 @@ def test_sparsity_figure_marks_exact_zeros():
 
 
 def test_explorer_redraws_with_delta_panel():
-    widgets = pytest.importorskip("relaxlib.widgets")
-    explorer = widgets.parameter_explorer(
+    explorers = pytest.importorskip("dae_course.explorers")
+    explorer = explorers.parameter_explorer(
         hplot.draw_delta_panel, value=1.0, min=0.02, max=5.0, description="δ", figsize=(9, 3)
     )
     first = explorer.image.value

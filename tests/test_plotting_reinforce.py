@@ -16,8 +16,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from relaxlib import plotting  # noqa: E402
-from relaxlib.plotting import reinforce as rplot  # noqa: E402
+from dae_course import sliders  # noqa: E402
+from dae_course.ch06_reinforce import figures as rplot  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -108,13 +108,13 @@ def test_draw_estimate_distribution_loo_and_rounding():
 
 
 def test_explorer_and_kernel_free_slider():
-    widgets = pytest.importorskip("relaxlib.widgets")
-    explorer = widgets.parameter_explorer(
+    explorers = pytest.importorskip("dae_course.explorers")
+    explorer = explorers.parameter_explorer(
         rplot.draw_estimate_distribution, value=1, min=1, max=1024, description="m"
     )
     explorer.slider.value = 64
     assert explorer.redraws == 2 and "m = 64" in explorer.caption.value
-    html = plotting.jshtml(
-        lambda: plotting.scrub_animation(rplot.draw_estimate_distribution, [1, 8], figsize=(6, 2))
+    html = sliders.jshtml(
+        lambda: sliders.scrub_animation(rplot.draw_estimate_distribution, [1, 8], figsize=(6, 2))
     ).data
-    assert plotting.jshtml_frame_count(html) == 2 and "http" not in html
+    assert sliders.jshtml_frame_count(html) == 2 and "http" not in html

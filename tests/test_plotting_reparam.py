@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from relaxlib.plotting import reparam as pr  # noqa: E402
+from dae_course.ch05_reparameterisation import figures as pr  # noqa: E402
 
 
 def teardown_function():

@@ -15,8 +15,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from relaxlib import plotting  # noqa: E402
-from relaxlib.plotting import softplus as splot  # noqa: E402
+from dae_course import sliders  # noqa: E402
+from dae_course.ch02_softplus import figures as splot  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -125,8 +125,8 @@ def test_training_curves_figure():
 
 def test_chapter2_slider_is_offline_and_light():
     betas = torch.logspace(math.log10(0.3), math.log10(30), 20).tolist()
-    html = plotting.jshtml(lambda: plotting.scrub_animation(splot.draw_softplus_panel, betas)).data
-    assert plotting.jshtml_frame_count(html) == 20
+    html = sliders.jshtml(lambda: sliders.scrub_animation(splot.draw_softplus_panel, betas)).data
+    assert sliders.jshtml_frame_count(html) == 20
     # Outside the frames' base64 data (where "http" can occur by chance), no address at all:
     page = re.sub(r'"data:image/png;base64,[^"]*"', '""', html)
     assert "http" not in page.lower() and "<link" not in page
@@ -135,8 +135,8 @@ def test_chapter2_slider_is_offline_and_light():
 
 
 def test_explorer_redraws_with_softplus_panel():
-    widgets = pytest.importorskip("relaxlib.widgets")
-    explorer = widgets.parameter_explorer(
+    explorers = pytest.importorskip("dae_course.explorers")
+    explorer = explorers.parameter_explorer(
         splot.draw_softplus_panel, value=1.0, min=0.2, max=50.0, description="β"
     )
     first = explorer.image.value

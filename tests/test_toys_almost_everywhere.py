@@ -12,7 +12,7 @@ import math
 import pytest
 import torch
 
-from relaxlib.toys import almost_everywhere as T
+from dae_course.ch01_almost_everywhere import problems as T
 
 F64 = torch.float64
 

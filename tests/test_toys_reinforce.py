@@ -13,7 +13,8 @@ import pytest
 import torch
 
 import relaxlib as rl
-from relaxlib.toys import reinforce as toy
+from dae_course import stats
+from dae_course.ch06_reinforce import problems as toy
 
 F64 = torch.float64
 
@@ -200,7 +201,7 @@ def test_samples_for_sign():
 
 def test_sample_variance_standard_error_normal_case():
     # for normal draws mu4 = 3 sigma^4 and the standard error is sigma^2 sqrt(2/(n-1))
-    assert toy.sample_variance_standard_error(2.0, 12.0, 101) == pytest.approx(
+    assert stats.sample_variance_standard_error(2.0, 12.0, 101) == pytest.approx(
         2.0 * math.sqrt(2 / 100)
     )
 

@@ -1,0 +1,1 @@
+"""Chapter 01's toy problems, figures and exercise checkers."""

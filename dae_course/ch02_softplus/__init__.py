@@ -1,0 +1,1 @@
+"""Chapter 02's toy problems, figures and exercise checkers."""

@@ -1,0 +1,1 @@
+"""Chapter 03's toy problems, figures and exercise checkers."""

@@ -1,0 +1,1 @@
+"""Chapter 05's toy problems, figures and exercise checkers."""

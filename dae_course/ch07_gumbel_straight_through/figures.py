@@ -1,0 +1,272 @@
+"""Drawings of chapter 7: Gumbel-softmax samples on the simplex, and bias against variance.
+
+Needs matplotlib. ``draw_simplex_panel`` has the ``draw(fig, value)`` signature shared by
+:func:`relaxlib.sliders.scrub_animation` and :func:`relaxlib.explorers.temperature_explorer`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Dict, Mapping, Optional, Sequence
+
+import torch
+from matplotlib.figure import Figure
+
+from ..palette import CATEGORY_COLORS
+
+__all__ = [
+    "simplex_coordinates",
+    "draw_simplex_panel",
+    "simplex_figure",
+    "bias_variance_figure",
+    "many_choices_figure",
+]
+
+_VERTICES = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.5, math.sqrt(3) / 2]], dtype=torch.float64)
+
+
+def simplex_coordinates(y) -> torch.Tensor:
+    r"""Points of the 2-simplex (3 probabilities) as 2-d coordinates in an equilateral triangle.
+
+    The barycentric point :math:`(y_0, y_1, y_2)` maps to :math:`\sum_k y_k v_k` with the
+    vertices :math:`v_0 = (0, 0)`, :math:`v_1 = (1, 0)`, :math:`v_2 = (1/2, \sqrt3/2)`: a
+    one-hot :math:`e_k` lands on vertex :math:`v_k`, the uniform distribution on the centre.
+
+    Args:
+        y: tensor or sequence of shape ``(..., 3)`` (rows summing to 1).
+
+    Returns:
+        float64 CPU tensor of shape ``(..., 2)``.
+    """
+    y = torch.as_tensor(y, dtype=torch.float64).detach().cpu()
+    if y.shape[-1] != 3:
+        raise ValueError(f"need 3 probabilities in the last dimension, got shape {tuple(y.shape)}")
+    return y @ _VERTICES
+
+
+def _triangle(ax, labels: Sequence[str]) -> None:
+    closed = torch.cat([_VERTICES, _VERTICES[:1]])
+    ax.plot(closed[:, 0].tolist(), closed[:, 1].tolist(), color="0.3", linewidth=1)
+    offsets = [(-0.06, -0.07), (0.06, -0.07), (0.0, 0.05)]
+    for k, ((vx, vy), (dx, dy)) in enumerate(zip(_VERTICES.tolist(), offsets)):
+        ax.text(
+            vx + dx,
+            vy + dy,
+            labels[k],
+            ha="center",
+            va="center",
+            fontsize=8,
+            color=CATEGORY_COLORS[k],
+        )
+    ax.set_xlim(-0.2, 1.2)
+    ax.set_ylim(-0.17, 1.0)
+    ax.set_aspect("equal")
+    ax.axis("off")
+
+
+def _samples(logits, noise, temperature: float):
+    x = torch.as_tensor(logits, dtype=torch.float64).detach().cpu()
+    g = torch.as_tensor(noise, dtype=torch.float64).detach().cpu()
+    if x.shape != (3,) or g.dim() != 2 or g.shape[-1] != 3:
+        raise ValueError("need 3 logits and noise of shape (n, 3)")
+    y = torch.softmax((x + g) / temperature, -1)
+    winner = (x + g).argmax(-1)
+    return x, y, winner
+
+
+def _scatter(ax, x, y, winner, size: float = 6.0) -> None:
+    xy = simplex_coordinates(y)
+    palette = CATEGORY_COLORS[:3]
+    colors = [palette[k] for k in winner.tolist()]
+    ax.scatter(xy[:, 0].tolist(), xy[:, 1].tolist(), s=size, c=colors, alpha=0.55, linewidths=0)
+    p_xy = simplex_coordinates(torch.softmax(x, -1))
+    ax.plot(*p_xy.tolist(), marker="*", markersize=11, color="black", linestyle="none")
+
+
+def draw_simplex_panel(fig: Figure, temperature: float, logits, noise) -> str:
+    r"""Gumbel-softmax samples :math:`\operatorname{softmax}((x + g)/T)` on the triangle, for one T.
+
+    Left: the samples (one dot per row of ``noise``, coloured by the category that
+    Gumbel-max picks, :math:`\arg\max(x + g)`, which does not depend on :math:`T`) and the
+    noise-free probabilities :math:`p = \operatorname{softmax}(x)` as a star. Right: for each
+    category, :math:`p_k`, the fraction of samples whose largest coordinate is :math:`k`
+    (an exact categorical sample at every temperature) and the mean coordinate
+    :math:`\mathbb E[y_k]` (which is *not* :math:`p_k`). Using the same noise for every
+    :math:`T` makes the dots move continuously as the temperature changes.
+
+    Args:
+        fig: the empty figure to draw into (two axes are added).
+        temperature: :math:`T > 0`.
+        logits: the 3 logits :math:`x`.
+        noise: Gumbel noise, shape ``(n, 3)``.
+
+    Returns:
+        A caption with the temperature and the mean distance of the samples from the nearest
+        vertex.
+
+    Reference: Jang, Gu & Poole, ICLR 2017, figure 1; Maddison, Mnih & Teh, ICLR 2017.
+    """
+    x, y, winner = _samples(logits, noise, temperature)
+    p = torch.softmax(x, -1)
+    freq = torch.bincount(winner, minlength=3).double() / winner.numel()
+    mean = y.mean(0)
+    corner = (1 - y.max(-1).values).mean().item()
+
+    ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.0, 1.0]})
+    _triangle(ax1, [f"$e_{k}$" for k in range(3)])
+    _scatter(ax1, x, y, winner)
+    ax1.set_title(f"T = {temperature:.3g}", fontsize=10)
+    idx, w = [0.0, 1.0, 2.0], 0.26
+    left, right = [i - w for i in idx], [i + w for i in idx]
+    ax2.bar(left, p.tolist(), width=w, color="0.75", label="$p_k$ = softmax(x)")
+    ax2.bar(idx, freq.tolist(), width=w, color=CATEGORY_COLORS[:3], label="share with arg max k")
+    ax2.bar(
+        right,
+        mean.tolist(),
+        width=w,
+        color="white",
+        edgecolor="black",
+        hatch="//",
+        label="mean of $y_k$",
+    )
+    ax2.set_xticks(idx)
+    ax2.set_xlabel("category k")
+    ax2.set_ylim(0, 1.05)
+    ax2.legend(fontsize=7, loc="upper left")
+    # Fixed margins rather than tight_layout: this runs once per animation frame.
+    fig.subplots_adjust(left=0.0, right=0.98, bottom=0.15, top=0.9, wspace=0.1)
+    return f"T = {temperature:.3g}: mean of 1 - max_k y_k = {corner:.3f}"
+
+
+def simplex_figure(
+    logits, noise, temperatures: Sequence[float], *, figsize: Optional[tuple] = None
+) -> Figure:
+    r"""Small multiples: the same Gumbel-softmax samples on the triangle at several temperatures.
+
+    Args:
+        logits: the 3 logits.
+        noise: Gumbel noise, shape ``(n, 3)``, shared by all panels.
+        temperatures: one panel per temperature.
+        figsize: default ``(2.4 * len(temperatures), 2.6)``.
+
+    Returns:
+        The figure.
+    """
+    import matplotlib.pyplot as plt
+
+    temperatures = [float(t) for t in temperatures]
+    figsize = figsize or (2.4 * len(temperatures), 2.6)
+    fig, axes = plt.subplots(1, len(temperatures), figsize=figsize, squeeze=False)
+    for ax, t in zip(axes[0], temperatures):
+        x, y, winner = _samples(logits, noise, t)
+        _triangle(ax, [f"$e_{k}$" for k in range(3)])
+        _scatter(ax, x, y, winner, size=4.0)
+        ax.set_title(f"T = {t:g}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def bias_variance_figure(
+    sweep: Mapping[str, Sequence],
+    references: Mapping[str, Dict[str, float]],
+    *,
+    figsize: tuple = (9.5, 3.6),
+) -> Figure:
+    r"""Bias and variance of Gumbel-softmax estimators against the temperature, with references.
+
+    Args:
+        sweep: ``{label: [(temperature, summary), ...]}``; each summary is a
+            :class:`relaxlib.toys.gumbel.EstimatorSummary` (``bias_norm``, ``noise_norm``
+            and ``variance_per_sample`` are used).
+        references: ``{label: {"bias": b, "variance": v}}`` for temperature-free estimators
+            (REINFORCE, ...), drawn as horizontal lines.
+        figsize: figure size.
+
+    Returns:
+        The figure: left, the norm of the bias (with the noise level of each point as an
+        error bar); right, the variance per sample; both on log-log axes.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=figsize)
+    markers = ["o", "s", "^", "D"]
+    for i, (label, points) in enumerate(sweep.items()):
+        ts = [float(t) for t, _ in points]
+        bias = [s.bias_norm for _, s in points]
+        noise = [s.noise_norm for _, s in points]
+        var = [s.variance_per_sample for _, s in points]
+        color = CATEGORY_COLORS[i % len(CATEGORY_COLORS)]
+        ax1.errorbar(
+            ts,
+            bias,
+            yerr=noise,
+            marker=markers[i % 4],
+            color=color,
+            label=label,
+            capsize=2,
+            markersize=4,
+        )
+        ax2.plot(ts, var, marker=markers[i % 4], color=color, label=label, markersize=4)
+    styles = ["--", ":", "-."]
+    for j, (label, ref) in enumerate(references.items()):
+        style = styles[j % len(styles)]
+        if ref.get("bias") is not None:
+            ax1.axhline(ref["bias"], color="0.35", linestyle=style, linewidth=1, label=label)
+        ax2.axhline(ref["variance"], color="0.35", linestyle=style, linewidth=1, label=label)
+    for ax in (ax1, ax2):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("temperature T")
+    ax1.set_ylabel(r"$\|\mathrm{bias}\|$")
+    ax1.set_title("bias (norm of mean error)", fontsize=10)
+    ax2.set_ylabel(r"$m\cdot\mathrm{tr\,Cov}$")
+    ax2.set_title("variance per sample", fontsize=10)
+    ax1.legend(fontsize=7)
+    ax2.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def many_choices_figure(
+    n_vars: Sequence[int],
+    variances: Mapping[str, Sequence[float]],
+    exact: Optional[Mapping[str, Sequence[float]]] = None,
+    *,
+    figsize: tuple = (5.0, 3.4),
+) -> Figure:
+    r"""Variance per sample against the number :math:`D` of choices sharing one loss (log-log).
+
+    Args:
+        n_vars: the values of :math:`D`.
+        variances: ``{label: [variance for each D]}``, measured (markers).
+        exact: optional ``{label: [variance for each D]}``, closed forms (lines).
+        figsize: figure size.
+
+    Returns:
+        The figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=figsize)
+    d = [int(v) for v in n_vars]
+    markers = ["o", "s", "^", "D"]
+    for i, (label, values) in enumerate(variances.items()):
+        ax.plot(
+            d,
+            list(values),
+            marker=markers[i % 4],
+            linestyle="none",
+            color=CATEGORY_COLORS[i % len(CATEGORY_COLORS)],
+            label=f"{label} (measured)",
+        )
+    for label, values in (exact or {}).items():
+        ax.plot(
+            d, list(values), color="0.35", linestyle="--", linewidth=1, label=f"{label} (exact)"
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("number of choices D sharing the loss")
+    ax.set_ylabel("variance per sample, one choice")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

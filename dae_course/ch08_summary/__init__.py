@@ -1,0 +1,1 @@
+"""Chapter 08's toy problems, figures and exercise checkers."""
