@@ -213,3 +213,43 @@ def test_widget_manager_matches_ipywidgets(lock):
     assert (ipywidgets.major, manager.major) == (8, 1), (
         f"ipywidgets {ipywidgets} needs a matching @jupyter-widgets/html-manager, not {manager}"
     )
+
+
+def _requires_closure(roots: list[str]) -> set[str]:
+    """Every distribution that ``roots`` need, following the installed metadata."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    seen, todo = set(), [(canonical(r), ()) for r in roots]
+    while todo:
+        name, extras = todo.pop()
+        key = (name, tuple(sorted(extras)))
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            requires = distribution(name).requires or []
+        except PackageNotFoundError:
+            continue
+        for line in requires:
+            req = Requirement(line)
+            envs = [{"extra": e} for e in extras] or [{"extra": ""}]
+            if req.marker is None or any(req.marker.evaluate(env) for env in envs):
+                todo.append((canonical(req.name), tuple(req.extras)))
+    return {name for name, _ in seen}
+
+
+def test_every_locked_package_is_required(requirements_in, lock):
+    # The lock is what requirements.in needs, nothing else: a front end installed into
+    # .venv by hand (JupyterLab, say) must not leak into it through `make lock`.
+    needed = _requires_closure(list(requirements_in))
+    stray = sorted(name for name in lock if name not in needed)
+    assert not stray, (
+        f"requirements-lock.txt holds packages that requirements.in does not need: {stray}; "
+        "rebuild .venv from requirements.in alone (make distclean venv) before `make lock`"
+    )
+
+
+def test_requires_closure_follows_dependencies():
+    closure = _requires_closure(["nbval"])
+    assert {"nbval", "pytest", "ipykernel", "jupyter-client"} <= closure
+    assert "jupyter-book" not in closure
