@@ -1,5 +1,5 @@
 """The exercise-checking framework: :class:`Case`, :class:`Mistake`, :class:`Feedback` and
-:func:`check_function` (how a checker works is described in :mod:`relaxlib.exercises`).
+:func:`check_function` (how a checker works is described in :mod:`dae_course`).
 
 Chapters add checkers, in a module of this package named after their topic, by listing
 cases and mistakes and calling :func:`check_function`. Needs only torch.

@@ -1,11 +1,11 @@
 """Live parameter explorers (ipywidgets) for notebooks running with a kernel.
 
-Import it explicitly (``from relaxlib import widgets``): it needs ipywidgets and
+Import it explicitly (``from dae_course import explorers``): it needs ipywidgets and
 matplotlib, which ``import relaxlib`` does not.
 
 An explorer is a slider plus an image: moving the slider redraws a matplotlib figure with
 ``draw(fig, value)`` and shows it as PNG. The drawing function has the same signature as
-the one :func:`relaxlib.sliders.scrub_animation` takes, so a chapter writes it once and
+the one :func:`dae_course.sliders.scrub_animation` takes, so a chapter writes it once and
 gets both the live explorer (Jupyter, Colab) and the kernel-free slider (the website).
 Works with ipywidgets 7 and 8.
 """
@@ -149,8 +149,9 @@ def temperature_explorer(
     """A live explorer of a temperature ``T`` on a logarithmic slider.
 
     Same as :func:`parameter_explorer` with temperature defaults (``T`` from 0.01 to 100,
-    starting at 1). Used in chapter 3 with :func:`relaxlib.plotting.draw_softmax_panel`
-    and later for the Gumbel-softmax temperature.
+    starting at 1). Used in chapter 3 with
+    :func:`dae_course.ch03_softmax.figures.draw_softmax_panel` and later for the
+    Gumbel-softmax temperature.
 
     Args:
         draw: ``draw(fig, T)``, see :func:`parameter_explorer`.

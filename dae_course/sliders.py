@@ -4,7 +4,7 @@
 animation over a list of parameter values, and :func:`jshtml` turns that animation into a
 self-contained HTML slider (no request to another host, so it works on the offline
 website). The same ``draw`` function feeds the live ipywidgets explorer in
-:mod:`relaxlib.widgets`. Needs matplotlib.
+:mod:`dae_course.explorers`. Needs matplotlib.
 """
 
 from __future__ import annotations
@@ -219,7 +219,7 @@ def scrub_animation(
 
     Each frame clears the figure and calls ``draw(fig, value)``, which adds its own axes
     (so one drawing function serves both this animation and the live explorer of
-    :func:`relaxlib.explorers.parameter_explorer`). Pass the result to :func:`jshtml`.
+    :func:`dae_course.explorers.parameter_explorer`). Pass the result to :func:`jshtml`.
 
     Args:
         draw: ``draw(fig, value)`` draws the whole figure for one parameter value; what it

@@ -106,7 +106,9 @@ def test_no_page_redefines_a_package_name_differently(notebook):
 
 
 def test_the_marker_is_detected():
-    source = 'def f(x):\n    """Doc.\n\n    Defined on the page: chapters/06_reinforce.ipynb\n    """\n'
+    source = (
+        'def f(x):\n    """Doc.\n\n    Defined on the page: chapters/06_reinforce.ipynb\n    """\n'
+    )
     node = ast.parse(source).body[0]
     assert MARKER.search(ast.get_docstring(node)).group(1) == "chapters/06_reinforce.ipynb"
     page = ast.parse("def f(x):\n    return x\n").body[0]

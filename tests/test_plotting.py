@@ -1,4 +1,5 @@
-"""relaxlib.plotting (offline jshtml sliders, chapter figures) and relaxlib.widgets."""
+"""The shared plotting machinery: dae_course.sliders (offline jshtml sliders) and
+dae_course.explorers (live ipywidgets explorers). Chapter figures are tested with their chapter."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ import pytest  # noqa: E402
 from matplotlib._pylab_helpers import Gcf  # noqa: E402
 
 from dae_course import sliders  # noqa: E402
-from dae_course.ch03_softmax import figures as softmax_figures  # noqa: E402
 
 TEMPS = [10 ** (1 - 3 * i / 7) for i in range(8)]
 
@@ -115,49 +115,21 @@ def test_offline_jshtml_on_raw_matplotlib_output():
         sliders.offline_jshtml(raw, html_id="bad id")
 
 
-def test_chapter3_page_is_light():
-    temps = [10 ** (1 - 3 * i / 23) for i in range(24)]
-    data = sliders.jshtml(
-        lambda: sliders.scrub_animation(softmax_figures.draw_softmax_panel, temps)
-    ).data
-    assert sliders.jshtml_frame_count(data) == 24
-    assert len(data.encode()) < 1_500_000
-
-
-def test_draw_softmax_panel_caption():
-    fig = plt.figure()
-    caption = softmax_figures.draw_softmax_panel(fig, 0.2)
-    assert caption == "T = 0.2: soft arg max = 1.0004, soft max = 3.9997"
-    assert len(fig.axes) == 2
-    plt.close(fig)
-
-
-def test_softmax_temperature_figure():
-    fig = softmax_figures.softmax_temperature_figure(marked=[1.0, 0.2])
-    ax1, ax2 = fig.axes
-    assert ax1.get_xscale() == "log" and ax2.get_xscale() == "log"
-    assert len(ax1.get_lines()) == 4 + 2  # one curve per category + marked temperatures
-    probs = [line.get_ydata() for line in ax1.get_lines()[:4]]
-    assert abs(sum(p[0] for p in probs) - 1) < 1e-12  # a distribution at every T
-    assert abs(probs[1][0] - 1) < 1e-12  # T = 0.01: one-hot on the arg max
-    plt.close(fig)
-
-
 # --------------------------------------------------------------------------------------
-# relaxlib.widgets
+# dae_course.explorers
 # --------------------------------------------------------------------------------------
 
 
 def test_temperature_explorer_redraws():
     explorers = pytest.importorskip("dae_course.explorers")
-    explorer = explorers.temperature_explorer(softmax_figures.draw_softmax_panel)
+    explorer = explorers.temperature_explorer(draw_line)
     assert explorer.redraws == 1 and explorer.value == 1.0
     first = explorer.image.value
     assert first[:8] == b"\x89PNG\r\n\x1a\n"
     explorer.slider.value = 0.2
     assert explorer.redraws == 2
     assert explorer.image.value != first
-    assert "soft arg max = 1.0004" in explorer.caption.value
+    assert explorer.caption.value == "<code>value = 0.2</code>"
     # The explorer's figure is not registered with pyplot (it would pile up in notebooks).
     managed = [m.canvas.figure for m in Gcf.get_all_fig_managers()]
     assert all(fig is not explorer.figure for fig in managed)

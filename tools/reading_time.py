@@ -99,7 +99,7 @@ def table() -> str:
         total_core += c["core_minutes"]
         total_ex += c["exercise_minutes"]
         link = f"[{_title(path)}]({Path(name).with_suffix('')}.ipynb)"
-        exercises = f"{c['exercises']}" + (f" + capstone" if c["capstones"] else "")
+        exercises = f"{c['exercises']}" + (" + capstone" if c["capstones"] else "")
         rows.append(
             f"| {i} | {link} | {c['core_minutes']} min | {exercises} | "
             f"{c['exercise_minutes']} min |"

@@ -1,1 +1,1 @@
-"""Chapter 03's toy problems, figures and exercise checkers."""
+"""Chapter 3 (softmax relaxes arg max): figures and exercise checkers."""

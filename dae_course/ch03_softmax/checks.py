@@ -1,5 +1,5 @@
-"""Exercise checkers of chapter 3 (softmax relaxes arg max): soft arg max, soft max, and the
-temperature that meets a tolerance.
+"""Exercise checkers of chapter 3 (softmax relaxes arg max): soft arg max, soft max, the
+temperature that meets a tolerance, and a prediction of the four limits as T -> 0 and T -> inf.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ __all__ = [
     "check_soft_max",
     "reference_temperature_for_tolerance",
     "check_temperature_for_tolerance",
+    "PREDICTION_X",
+    "check_limit_predictions",
 ]
 
 
@@ -353,4 +355,196 @@ def check_temperature_for_tolerance(fn: Callable) -> Feedback:
         CORRECT,
         f"all {len(cases)} checks passed: each T is within 5% of the largest "
         "temperature that meets the tolerance. Well done!",
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Predict, then run: the limits of the soft arg max and the soft max
+# --------------------------------------------------------------------------------------
+
+#: The vector whose limits the student predicts (largest entry first, N = 5).
+PREDICTION_X = (3.5, 0.5, -1.5, 2.5, 1.0)
+_COLD, _HOT = 1e-3, 1e3  # the temperatures at which the check "runs" the relaxations
+_KEYS = ("soft arg max, T -> 0", "soft arg max, T -> inf", "soft max, T -> 0", "soft max, T -> inf")
+
+
+def _limits(x: torch.Tensor) -> dict:
+    n = x.numel()
+    return dict(zip(_KEYS, (float(x.argmax()), (n - 1) / 2, float(x.max()), float(x.mean()))))
+
+
+def _limit_mistakes(x: torch.Tensor) -> list:
+    """(key, wrong value, name, message): the predictions that a known confusion gives."""
+    n, k = x.numel(), int(x.argmax())
+    mean, top, middle = float(x.mean()), float(x.max()), (n - 1) / 2
+    median = float(x.median())
+    cold_sam, hot_sam, cold_sm, hot_sm = _KEYS
+    return [
+        (
+            cold_sam,
+            top,
+            "value for position",
+            f"{top:g} is the largest value; the soft arg max returns its position, {k}.",
+        ),
+        (
+            cold_sam,
+            k + 1.0,
+            "positions from 1",
+            f"positions count from 0 (as in Python): the largest entry sits at index {k}.",
+        ),
+        (
+            hot_sam,
+            mean,
+            "mean of the values",
+            f"{mean:g} is the mean of the values, the soft max's hot limit. The soft arg max "
+            f"averages the positions 0, 1, ..., N-1 with equal weights: (N-1)/2 = {middle:g}.",
+        ),
+        (
+            hot_sam,
+            n / 2,
+            "N/2",
+            f"the average of the positions 0, 1, ..., N-1 is (N-1)/2 = {middle:g}, not N/2.",
+        ),
+        (
+            hot_sam,
+            (n + 1) / 2,
+            "positions from 1",
+            f"that is the average of 1, ..., N; the positions run from 0 to N-1, so their "
+            f"average is (N-1)/2 = {middle:g}.",
+        ),
+        (
+            hot_sam,
+            float(k),
+            "stays at the arg max",
+            f"{k} is the cold limit. As T grows the weights spread out evenly (they never "
+            f"vanish: they sum to 1), so the soft arg max tends to the middle position "
+            f"(N-1)/2 = {middle:g}, whatever the values of x.",
+        ),
+        (
+            hot_sam,
+            1 / n,
+            "a weight, not the average",
+            f"1/N = {1 / n:g} is each weight in the limit; the soft arg max is the "
+            f"weighted average of the positions, (N-1)/2 = {middle:g}.",
+        ),
+        (
+            cold_sm,
+            float(k),
+            "position for value",
+            f"{k} is the position of the largest entry; the soft max returns its value, {top:g}.",
+        ),
+        (
+            hot_sm,
+            middle,
+            "mean of the positions",
+            f"(N-1)/2 = {middle:g} is the soft arg max's hot limit; the soft max averages the "
+            f"values of x: their mean, {mean:g}.",
+        ),
+        (
+            hot_sm,
+            top,
+            "stays at the max",
+            f"{top:g} is the cold limit. As T grows the weights become equal, 1/N each, and "
+            f"the soft max tends to the plain mean of x, {mean:g}.",
+        ),
+        (
+            hot_sm,
+            median,
+            "median",
+            f"{median:g} is the median; equal weights give the mean, {mean:g}.",
+        ),
+        (
+            hot_sm,
+            1 / n,
+            "a weight, not the average",
+            f"1/N = {1 / n:g} is each weight in the limit; the soft max is the weighted "
+            f"average of the values, their mean {mean:g}.",
+        ),
+        (
+            hot_sm,
+            0.0,
+            "vanishes",
+            f"the weights tend to 1/N each, not to 0 (they always sum to 1), so the soft max "
+            f"tends to the mean of x, {mean:g}.",
+        ),
+    ]
+
+
+def _revealed(x: torch.Tensor) -> str:
+    import relaxlib as rl
+
+    parts = []
+    for t in (_COLD, _HOT):
+        parts.append(
+            f"at T = {t:g} the soft arg max is {float(rl.soft_argmax(x, t)):.4f} and the "
+            f"soft max {float(rl.soft_max(x, t)):.4f}"
+        )
+    return "; ".join(parts)
+
+
+def check_limit_predictions(fn: Callable, tol: float = 0.01) -> Feedback:
+    r"""Check predicted limits of the soft arg max and the soft max of :data:`PREDICTION_X`.
+
+    ``fn()`` returns a dict with the four keys ``"soft arg max, T -> 0"``,
+    ``"soft arg max, T -> inf"``, ``"soft max, T -> 0"`` and ``"soft max, T -> inf"``, each a
+    number worked out by hand. The truth: the arg max position and the max value as
+    :math:`T \to 0`, the middle position :math:`(N-1)/2` and the mean of ``x`` as
+    :math:`T \to \infty`; a prediction within ``tol`` of it passes. The feedback then
+    "runs" both relaxations at :math:`T = 10^{-3}` and :math:`T = 10^{3}` and shows the
+    values. A wrong prediction is explained by the first confusion (see
+    ``_limit_mistakes``) that reproduces it, such as the mean of the values for the soft arg
+    max's hot limit, positions counted from 1, or a cold limit kept for the hot one.
+
+    Args:
+        fn: the student's function ``fn() -> dict``.
+        tol: how close a prediction must be.
+
+    Returns:
+        A :class:`Feedback`.
+
+    Reference: Hare, "Differentiable Relaxations and Reparameterisations" (lecture).
+    """
+    exercise = "limits"
+    x = torch.tensor(PREDICTION_X, dtype=torch.float64)
+    label = "x = [" + ", ".join(f"{v:g}" for v in PREDICTION_X) + "]"
+    out, verdict = call_safely(fn, (), CheckContext(exercise, tol, 0.0), label)
+    if verdict is not None:
+        return verdict
+    if not isinstance(out, dict) or set(out) != set(_KEYS):
+        return Feedback(
+            exercise,
+            INCORRECT,
+            "return a dict with exactly the four keys "
+            + ", ".join(repr(k) for k in _KEYS)
+            + f"; you returned {fmt(out)}.",
+            "not the four keys",
+        )
+    try:
+        predicted = {key: float(out[key]) for key in _KEYS}
+    except (TypeError, ValueError, RuntimeError):
+        return Feedback(exercise, INCORRECT, "each prediction must be one number.", "not a number")
+    truth, ran = _limits(x), _revealed(x)
+    wrong = [key for key in _KEYS if not abs(predicted[key] - truth[key]) <= tol]
+    if not wrong:
+        return Feedback(
+            exercise,
+            CORRECT,
+            f"all four predictions right. Running them: {ran}. Cold, the position and the "
+            "value of the largest entry; hot, the middle position (N-1)/2, which depends on "
+            "N alone, and the mean of x.",
+        )
+    key = wrong[0]
+    summary = f"{4 - len(wrong)} of 4 right. For {key} ({label}) you predicted {predicted[key]:g}: "
+    for mistake_key, value, name, message in _limit_mistakes(x):
+        if mistake_key == key and abs(predicted[key] - value) <= tol:
+            return Feedback(exercise, INCORRECT, summary + message + f" Running it: {ran}.", name)
+    why = (
+        "all the weight goes to the largest entry"
+        if key.endswith("0")
+        else ("the weights become equal, 1/N each")
+    )
+    return Feedback(
+        exercise,
+        INCORRECT,
+        summary + f"the limit is {truth[key]:g} ({why}). Running it: {ran}.",
     )

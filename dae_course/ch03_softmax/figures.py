@@ -23,8 +23,9 @@ def draw_softmax_panel(fig: Figure, temperature: float, x=(1.1, 4.0, -0.1, 2.3))
     one-hot arg max as outlined bars, and the soft arg max (a float index) as a marker on
     the index axis. Right axes: the entries of ``x`` with the soft max value and the true
     maximum as horizontal lines. Meant as the ``draw`` function of
-    :func:`scrub_animation` and :func:`relaxlib.explorers.temperature_explorer` (bind ``x``
-    with ``functools.partial`` or a lambda).
+    :func:`dae_course.sliders.scrub_animation` and
+    :func:`dae_course.explorers.temperature_explorer` (bind ``x`` with ``functools.partial``
+    or a lambda).
 
     Args:
         fig: the (empty) figure to draw into; two axes are added.

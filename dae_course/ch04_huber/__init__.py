@@ -1,1 +1,2 @@
-"""Chapter 04's toy problems, figures and exercise checkers."""
+"""Chapter 4 (relaxing the L1 norm): the page's gradient descent (``descent``), figures and
+exercise checkers."""

@@ -1,17 +1,21 @@
 """Exercise checkers of chapter 4 (relaxing the L1 norm): the Huber loss with a threshold
-``delta``, Smooth L1 written through PyTorch's Huber loss, and the two points between which
-gradient descent on ``|x - y|`` ends up bouncing.
+``delta``, Smooth L1 written through PyTorch's Huber loss, the two points between which
+gradient descent on ``|x - y|`` ends up bouncing, and an experiment: the width ``beta`` with
+which gradient descent on Smooth L1 converges fastest.
 
-Needs only torch. Import explicitly: ``from dae_course.ch04_huber import checks as huber``.
+Needs only torch. Import explicitly: ``from dae_course.ch04_huber import checks as hx``.
 """
 
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
+
+import relaxlib as rl
 
 from ..checking import (
     CORRECT,
@@ -24,12 +28,15 @@ from ..checking import (
     check_function,
     fmt,
 )
+from .descent import gradient_descent
 
 __all__ = [
     "check_huber",
     "check_smooth_l1_via_huber",
     "check_l1_cycle",
     "reference_l1_cycle",
+    "steps_to_converge",
+    "check_fastest_beta",
 ]
 
 
@@ -96,7 +103,7 @@ def check_huber(fn: Callable) -> Feedback:
         fn: the student's function ``fn(input, target, delta) -> tensor``.
 
     Returns:
-        A :class:`~relaxlib.exercises.core.Feedback`.
+        A :class:`~dae_course.checking.Feedback`.
 
     Reference: Huber, "Robust estimation of a location parameter", Ann. Math. Statist. 35(1),
     1964; PyTorch, ``torch.nn.functional.huber_loss``.
@@ -225,7 +232,7 @@ def check_smooth_l1_via_huber(fn: Callable) -> Feedback:
         fn: the student's function ``fn(input, target, beta) -> tensor``.
 
     Returns:
-        A :class:`~relaxlib.exercises.core.Feedback`.
+        A :class:`~dae_course.checking.Feedback`.
 
     Reference: Girshick, "Fast R-CNN", ICCV 2015 (Smooth L1); PyTorch,
     ``torch.nn.functional.huber_loss`` and ``smooth_l1_loss``.
@@ -436,7 +443,7 @@ def check_l1_cycle(fn: Callable) -> Feedback:
         fn: the student's function ``fn(x0, target, lr) -> (low, high)``.
 
     Returns:
-        A :class:`~relaxlib.exercises.core.Feedback`.
+        A :class:`~dae_course.checking.Feedback`.
     """
     exercise = "L1 cycle"
     ctx = CheckContext(exercise, 0.0, 0.0)
@@ -471,4 +478,140 @@ def check_l1_cycle(fn: Callable) -> Feedback:
         CORRECT,
         f"all {len(cases)} checks passed: your points match where gradient descent ends up. "
         "Well done!",
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Exercise 4 (an experiment): the beta with which Smooth L1 descent converges fastest
+# --------------------------------------------------------------------------------------
+
+_START, _TARGET = 3.3125, 0.5  # the chapter's descent: x0 and y
+_TOL, _MAX_STEPS = 1e-9, 400
+
+
+def steps_to_converge(beta: float, lr: float, x0: float = _START, y: float = _TARGET) -> int:
+    r"""Steps gradient descent on Smooth L1 (width ``beta``) needs to stay within 1e-9 of y.
+
+    Runs the page's ``gradient_descent`` (:mod:`dae_course.ch04_huber.descent`) with step
+    ``lr`` for 400 steps from ``x0`` and returns the first step :math:`k` from which on
+    every :math:`|x_k - y| \le 10^{-9}`, or 401 when the run never settles there (a cycle).
+
+    Args:
+        beta: the width :math:`\beta > 0` of Smooth L1.
+        lr: the step :math:`\eta > 0`.
+        x0, y: start and target.
+
+    Returns:
+        The number of steps, an int in ``0..401``.
+    """
+    loss = partial(rl.smooth_l1, beta=beta)
+    errors = (gradient_descent(loss, x0, y, lr, _MAX_STEPS) - y).abs()
+    late = (errors > _TOL).nonzero()
+    return int(late.max()) + 1 if late.numel() else 0
+
+
+def _beta_verdict(beta: float, lr: float) -> tuple:
+    """(name, message) for a beta that is not (close to) the fastest, from 1 - lr / beta."""
+    factor = 1 - lr / beta
+    named = [
+        (
+            math.isclose(beta, lr / 2),
+            "boundary lr/2",
+            f"beta = lr/2 = {beta:g} is exactly where convergence starts: inside |r| < beta "
+            "each step multiplies the error by 1 - lr/beta = -1, so it bounces for ever.",
+        ),
+        (
+            factor <= -1,
+            "oscillates",
+            f"beta = {beta:g} is too narrow for the step lr = {lr:g}: inside |r| < beta each "
+            f"step multiplies the error by 1 - lr/beta = {factor:.3g}, which is <= -1, so the "
+            "L1 oscillation is back. Smooth L1 needs beta > lr/2.",
+        ),
+        (
+            math.isclose(beta, 1.0) and not math.isclose(lr, 1.0),
+            "default beta",
+            f"beta = 1 is PyTorch's default, not tuned to the step lr = {lr:g}.",
+        ),
+        (
+            math.isclose(beta, 2 * lr),
+            "2 lr",
+            f"beta = 2 lr = {beta:g} converges, but each step inside the zone only halves the "
+            "error (1 - lr/beta = 0.5).",
+        ),
+        (
+            factor < 0,
+            "overshoots",
+            f"beta = {beta:g} converges, but overshoots: inside |r| < beta each step multiplies "
+            f"the error by 1 - lr/beta = {factor:.3g}, flipping its sign. Widen the zone a little.",
+        ),
+        (
+            True,
+            "too cautious",
+            f"beta = {beta:g} converges without overshooting, but slowly: each step inside "
+            f"|r| < beta multiplies the error by 1 - lr/beta = {factor:.3g}. Narrow the zone.",
+        ),
+    ]
+    return next((name, message) for condition, name, message in named if condition)
+
+
+def check_fastest_beta(fn: Callable) -> Feedback:
+    r"""Check ``fn(lr)``: the width :math:`\beta` of Smooth L1 that descent with step lr likes best.
+
+    For the steps ``lr`` = 0.25, 0.1 and 0.6 the student's :math:`\beta` is run (the
+    experiment: :func:`steps_to_converge` from :math:`x_0 = 3.3125` to :math:`y = 0.5`) and
+    compared with the fastest, :math:`\beta = \eta`: inside the zone :math:`|r| < \beta`
+    the slope is :math:`r/\beta`, so one step multiplies the error by
+    :math:`1 - \eta/\beta`, which is 0 at :math:`\beta = \eta` (a Newton step on the
+    parabola). A :math:`\beta` whose factor :math:`|1 - \eta/\beta|` is at most 0.1 (about
+    10 % from :math:`\eta`) passes. Named mistakes: :math:`\beta \le \eta/2` (the cycle
+    is back, :math:`\eta/2` itself named), PyTorch's default 1, :math:`2\eta`, and
+    otherwise overshooting (:math:`\beta < \eta`) or too cautious (:math:`\beta > \eta`).
+
+    Args:
+        fn: the student's function ``fn(lr) -> beta`` (a number or a 0-d tensor).
+
+    Returns:
+        A :class:`~dae_course.checking.Feedback`.
+    """
+    exercise = "fastest beta"
+    ctx = CheckContext(exercise, 0.0, 0.0)
+    for lr in (0.25, 0.1, 0.6):
+        label = f"lr = {lr:g}"
+        out, verdict = call_safely(fn, (lr,), ctx, label)
+        if verdict is not None:
+            return verdict
+        try:
+            beta = float(out)
+        except (TypeError, ValueError, RuntimeError):
+            return Feedback(
+                exercise,
+                INCORRECT,
+                f"return one number, beta; for {label} you returned {fmt(out)}.",
+                "not a number",
+            )
+        if not math.isfinite(beta) or beta <= 0:
+            return Feedback(
+                exercise,
+                INCORRECT,
+                f"beta must be finite and > 0; for {label} you returned {beta:.4g}.",
+                "not positive",
+            )
+        if abs(1 - lr / beta) > 0.1:
+            name, message = _beta_verdict(beta, lr)
+            mine, best = steps_to_converge(beta, lr), steps_to_converge(lr, lr)
+            ran = "never settles" if mine > _MAX_STEPS else f"settles in {mine} steps"
+            return Feedback(
+                exercise,
+                INCORRECT,
+                f"for {label}: {message} (Run from x0 = {_START}: with your beta the descent "
+                f"{ran} within 1e-9 of y; with the fastest beta, in {best}.)",
+                name,
+            )
+    runs = ", ".join(f"lr = {lr:g}: {steps_to_converge(lr, lr)} steps" for lr in (0.25, 0.1, 0.6))
+    return Feedback(
+        exercise,
+        CORRECT,
+        f"all 3 checks passed: your beta is within 10% of the fastest, beta = lr ({runs}). "
+        "Inside |r| < beta one step multiplies the error by 1 - lr/beta, and beta = lr "
+        "makes that 0: a Newton step on the parabola r^2/(2 beta). Well done!",
     )

@@ -1,9 +1,9 @@
-"""Drawings of chapter 4 (relaxing the L1 norm): L1, Huber and Smooth L1, their gradients,
-gradient descent on each, and the sparsity that an L1 penalty brings.
+"""Drawings of chapter 4 (relaxing the L1 norm): L1, Huber and Smooth L1 and their gradients,
+the gradient-descent runs that the page computes, and the sparsity that an L1 penalty brings.
 
-Import explicitly: ``from dae_course.ch04_huber import figures as hplot``. Besides the figures,
-:func:`gradient_descent` runs the one-dimensional descents that the figures (and the
-chapter) show, with gradients from autograd.
+Import explicitly: ``from dae_course.ch04_huber import figures as hplot``. The figures draw;
+the descents themselves are computed on the page (its ``gradient_descent``, copied in
+:mod:`dae_course.ch04_huber.descent`) and passed in.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from ..palette import CATEGORY_COLORS
 
 __all__ = [
     "LOSS_COLORS",
-    "gradient_descent",
-    "loss_gradients",
     "loss_gradient_figure",
     "trajectory_figure",
     "draw_delta_panel",
@@ -36,52 +34,7 @@ LOSS_COLORS = {
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def gradient_descent(
-    loss: LossFn,
-    x0: float,
-    target: float,
-    lr: float,
-    steps: int,
-    *,
-    device: Optional[torch.device] = None,
-    dtype: torch.dtype = torch.float64,
-) -> torch.Tensor:
-    r"""Plain gradient descent on a one-dimensional loss, with the gradient from autograd.
-
-    Iterates :math:`x_{k+1} = x_k - \eta\,\partial_x \ell(x_k, y)` for ``steps`` steps from
-    :math:`x_0`, where ``loss(x, y)`` is an elementwise loss such as ``(x - y).abs()``,
-    ``partial(relaxlib.huber, delta=...)`` or ``partial(relaxlib.smooth_l1, beta=...)``.
-
-    Args:
-        loss: ``loss(x, y) -> tensor``; summed before differentiating.
-        x0: the starting point :math:`x_0`.
-        target: :math:`y`.
-        lr: the fixed step size :math:`\eta > 0`.
-        steps: the number of steps :math:`K`.
-        device: where to compute (default: the CPU).
-        dtype: the floating dtype (default float64).
-
-    Returns:
-        A CPU tensor of shape ``(steps + 1,)``: :math:`x_0, x_1, \dots, x_K`.
-
-    Reference: Hare, "Differentiable Relaxations and Reparameterisations" (lecture), the
-    slides on relaxing the L1 norm.
-    """
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr}")
-    x = torch.tensor(float(x0), dtype=dtype, device=device, requires_grad=True)
-    y = torch.tensor(float(target), dtype=dtype, device=device)
-    path = [x.detach().clone()]
-    for _ in range(int(steps)):
-        (grad,) = torch.autograd.grad(loss(x, y).sum(), x)
-        with torch.no_grad():
-            x = x - lr * grad
-        x.requires_grad_(True)
-        path.append(x.detach().clone())
-    return torch.stack(path).cpu()
-
-
-def loss_gradients(loss: LossFn, r: torch.Tensor) -> tuple:
+def _values_and_slopes(loss: LossFn, r: torch.Tensor) -> tuple:
     r"""Values and autograd derivatives of an elementwise loss of the residual :math:`r`.
 
     Evaluates ``loss(r, 0)`` and :math:`\partial \ell / \partial r` on a grid, the derivative
@@ -141,7 +94,7 @@ def loss_gradient_figure(
     r = torch.linspace(-r_max, r_max, 601, dtype=torch.float64)
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=figsize)
     for name, style in (("L1", "-"), ("L2", "--"), ("Huber", "-")):
-        values, _ = loss_gradients(_losses(1.0)[name], r)
+        values, _ = _values_and_slopes(_losses(1.0)[name], r)
         label = {"L1": "|r|", "L2": "r²/2", "Huber": "lecture: Huber δ=1 = Smooth L1 β=1"}
         ax1.plot(r, values, style, color=LOSS_COLORS[name], label=label[name], lw=2)
     ax1.axvspan(-1, 1, color="0.92", zorder=0)
@@ -151,10 +104,10 @@ def loss_gradient_figure(
     ax1.legend(fontsize=7.5, loc="upper center")
 
     for ax, name, symbol in ((ax2, "Huber", "δ"), (ax3, "Smooth L1", "β")):
-        _, sign = loss_gradients(_losses(1.0)["L1"], r)
+        _, sign = _values_and_slopes(_losses(1.0)["L1"], r)
         ax.plot(r, sign, color=LOSS_COLORS["L1"], lw=1.2, ls=":", label="d|r|/dr")
         for i, p in enumerate(params):
-            _, grad = loss_gradients(_losses(p)[name], r)
+            _, grad = _values_and_slopes(_losses(p)[name], r)
             color = CATEGORY_COLORS[(i + 2) % len(CATEGORY_COLORS)]
             ax.plot(r, grad, color=color, lw=2, label=f"{symbol} = {p:g}")
         ax.axhline(0, color="0.7", lw=0.8)
@@ -179,7 +132,7 @@ def trajectory_figure(
     axis (errors below ``floor``, including exact zeros, are drawn at ``floor``).
 
     Args:
-        trajectories: label -> 1-d tensor of iterates (as from :func:`gradient_descent`);
+        trajectories: label -> 1-d tensor of iterates (from the page's ``gradient_descent``);
             a label starting with a key of :data:`LOSS_COLORS` gets that loss's colour.
         target: :math:`y`.
         figsize: figure size in inches.
@@ -219,47 +172,47 @@ def draw_delta_panel(
     fig: Figure,
     delta: float,
     *,
-    x0: float = 3.3125,
-    target: float = 0.5,
-    lr: float = 0.25,
-    steps: int = 80,
+    descents: Callable[[float], Mapping[str, torch.Tensor]],
+    target: float,
     r_max: float = 3.0,
 ) -> str:
     r"""One threshold :math:`\delta` (= :math:`\beta`): the losses, their gradients, and descent.
 
     Left: :math:`|r|`, :math:`\tfrac12 r^2`, :math:`\mathrm{huber}_\delta` and
     :math:`\mathrm{smooth\_l1}_{\beta=\delta}`. Middle: their derivatives (autograd).
-    Right: the error :math:`|x_k - y|` of gradient descent with step ``lr`` on L1, Huber and
-    Smooth L1, on a logarithmic axis. Meant as the ``draw`` function of
-    :func:`relaxlib.sliders.scrub_animation` and
-    :func:`relaxlib.explorers.parameter_explorer`.
+    Right: the error :math:`|x_k - y|` of the gradient-descent runs that ``descents(delta)``
+    returns (computed on the page), on a logarithmic axis. Meant as the ``draw`` function of
+    :func:`dae_course.sliders.scrub_animation` and
+    :func:`dae_course.explorers.parameter_explorer`, with ``descents`` and ``target`` bound
+    by ``functools.partial``.
 
     Args:
         fig: the (empty) figure to draw into; three axes are added.
         delta: :math:`\delta > 0`, used as Huber's ``delta`` and Smooth L1's ``beta``.
-        x0, target, lr, steps: the descent: start, minimiser, step size, number of steps.
+        descents: ``descents(delta) -> {"L1": path, "Huber": path, "Smooth L1": path}``,
+            each path the iterates :math:`x_0, \dots, x_K` of one run.
+        target: :math:`y`, the minimiser the runs head for.
         r_max: the residual axis runs over :math:`[-r_{max}, r_{max}]`.
 
     Returns:
-        A caption with the final error :math:`|x_K - y|` of each descent.
+        A caption with the final error :math:`|x_K - y|` of each run.
 
     Reference: Hare, "Differentiable Relaxations and Reparameterisations" (lecture).
     """
     losses = _losses(delta)
     r = torch.linspace(-r_max, r_max, 401, dtype=torch.float64)
     ax1, ax2, ax3 = fig.subplots(1, 3)
-    finals = {}
     for name in ("L1", "L2", "Huber", "Smooth L1"):
-        values, grad = loss_gradients(losses[name], r)
+        values, grad = _values_and_slopes(losses[name], r)
         style = "--" if name == "L2" else "-"
         ax1.plot(r.numpy(), values.numpy(), style, color=LOSS_COLORS[name], lw=1.8, label=name)
         ax2.plot(r.numpy(), grad.numpy(), style, color=LOSS_COLORS[name], lw=1.8, label=name)
-        if name != "L2":
-            path = gradient_descent(losses[name], x0, target, lr, steps)
-            err = (path - target).abs()
-            finals[name] = err[-1].item()
-            width = 2.6 if name == "L1" else 1.3  # L1 underneath: Smooth L1 may cover it
-            ax3.semilogy(err.clamp_min(1e-16).numpy(), color=LOSS_COLORS[name], lw=width)
+    finals, steps = {}, 0
+    for name, path in descents(delta).items():
+        err = (torch.as_tensor(path, dtype=torch.float64).cpu() - target).abs()
+        finals[name], steps = err[-1].item(), err.numel() - 1
+        width = 2.6 if name == "L1" else 1.3  # L1 underneath: Smooth L1 may cover it
+        ax3.semilogy(err.clamp_min(1e-16).numpy(), color=_color(name, 0), lw=width)
     for ax in (ax1, ax2):
         ax.axvspan(-delta, delta, color="0.92", zorder=0)
         ax.set_xlim(-r_max, r_max)  # the band must not widen the axis for large delta
@@ -271,13 +224,11 @@ def draw_delta_panel(
     ax2.set_title("gradients", fontsize=10)
     ax3.set_ylim(3e-17, 10)
     ax3.set_xlabel("step k")
-    ax3.set_title(f"|x_k − y|, step η = {lr:g}", fontsize=10)
+    ax3.set_title("gradient descent: |x_k − y|", fontsize=10)
     # fixed margins instead of tight_layout: this runs once per animation frame
     fig.subplots_adjust(left=0.05, right=0.99, bottom=0.16, top=0.9, wspace=0.28)
-    return (
-        f"δ = β = {delta:.3g}: |x − y| after {steps} steps: L1 {finals['L1']:.2g}, "
-        f"Huber {finals['Huber']:.2g}, Smooth L1 {finals['Smooth L1']:.2g}"
-    )
+    errors = ", ".join(f"{name} {value:.2g}" for name, value in finals.items())
+    return f"δ = β = {delta:.3g}: |x − y| after {steps} steps: {errors}"
 
 
 def sparsity_figure(
