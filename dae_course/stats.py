@@ -34,8 +34,13 @@ def sample_variance_standard_error(variance: float, mu4: float, n: int) -> float
     Returns:
         The standard error, a Python float.
 
+    Raises:
+        ValueError: ``n`` is not an int >= 2.
+
     Reference: e.g. Cramér, *Mathematical Methods of Statistics*, 1946, section 27.4.
     """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ValueError(f"n must be an int >= 2, got {n!r}")
     return math.sqrt(max(mu4 - variance**2 * (n - 3) / (n - 1), 0.0) / n)
 
 

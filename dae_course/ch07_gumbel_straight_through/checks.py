@@ -1,7 +1,9 @@
 """Exercise checkers of chapter 7: Gumbel noise from uniforms, the straight-through arg max,
-and the straight-through Gumbel-softmax.
+the straight-through Gumbel-softmax, and the cold limit of the straight-through estimator
+(a derivation whose result is checked).
 
-The straight-through checkers compare values first (with :func:`~.core.check_function`) and
+The straight-through checkers compare values first (with
+:func:`dae_course.checking.check_function`) and
 then gradients with their own stage: the gradient is taken of ``(output * w).sum()`` for
 fixed random weights ``w`` (the plain sum of a softmax is constant, so its gradient says
 nothing), and a wrong gradient is matched against known mistakes (the stop-gradient on the
@@ -34,6 +36,8 @@ __all__ = [
     "check_gumbel_noise",
     "check_st_argmax",
     "check_st_gumbel_softmax",
+    "reference_st_cold_limit",
+    "check_st_cold_limit",
 ]
 
 
@@ -116,7 +120,7 @@ def check_gumbel_noise(fn: Callable) -> Feedback:
         fn: the student's function ``fn(u) -> tensor``.
 
     Returns:
-        A :class:`~.core.Feedback`.
+        A :class:`dae_course.checking.Feedback`.
 
     Reference: Gumbel 1954; PyTorch issues #22442 and #22557 (NaN from an unguarded log).
     """
@@ -458,7 +462,7 @@ def check_st_argmax(fn: Callable) -> Feedback:
         fn: the student's function ``fn(y, temperature) -> tensor``.
 
     Returns:
-        A :class:`~.core.Feedback`.
+        A :class:`dae_course.checking.Feedback`.
 
     Reference: Hare, "Differentiable Relaxations and Reparameterisations" (lecture); Bengio,
     Léonard & Courville 2013.
@@ -587,7 +591,7 @@ def check_st_gumbel_softmax(fn: Callable) -> Feedback:
         fn: the student's function ``fn(logits, noise, temperature) -> tensor``.
 
     Returns:
-        A :class:`~.core.Feedback`.
+        A :class:`dae_course.checking.Feedback`.
 
     Reference: Jang, Gu & Poole, ICLR 2017 (section 2.2, straight-through Gumbel-softmax).
     """
@@ -666,4 +670,134 @@ def check_st_gumbel_softmax(fn: Callable) -> Feedback:
         zero_grad_message="the value is right but the gradient is exactly zero: without the "
         "stop-gradient, soft + (hard - soft) cancels the soft term in the gradient too. "
         "Use soft + (hard - soft).detach().",
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Exercise: the cold limit of the straight-through estimator (a derivation)
+# --------------------------------------------------------------------------------------
+
+
+def reference_st_cold_limit(theta: torch.Tensor) -> torch.Tensor:
+    r"""The :math:`T \to 0` mean of the binary ST Gumbel-softmax estimate for :math:`f(b) = b^3`.
+
+    Two categories with logits :math:`(0, \theta)`, :math:`b = y_1`, so
+    :math:`P(b = 1) = \sigma(\theta)`. Near the decision boundary half of the samples have
+    :math:`b = 0` and half :math:`b = 1`, so the estimate's mean tends to
+    :math:`\sigma'(\theta)\,(f'(0) + f'(1))/2 = \tfrac32\,\sigma(\theta)(1 - \sigma(\theta))`,
+    against the true gradient :math:`\sigma'(\theta)\,(f(1) - f(0)) = \sigma'(\theta)`.
+
+    Args:
+        theta: floating tensor of logits.
+
+    Returns:
+        Tensor of the shape and dtype of ``theta``.
+    """
+    s = torch.sigmoid(theta)
+    return 1.5 * s * (1 - s)
+
+
+def _sigma_prime(theta: torch.Tensor) -> torch.Tensor:
+    s = torch.sigmoid(theta)
+    return s * (1 - s)
+
+
+_COLD_LIMIT_MISTAKES = (
+    Mistake(
+        "true gradient",
+        _sigma_prime,
+        "that is the true gradient, sigma'(theta) * (f(1) - f(0)) = sigma'(theta) ({case}). "
+        "The straight-through estimator never sees the difference f(1) - f(0): as T -> 0 its "
+        "gradient lives at the decision boundary, where it uses the slope of f at the sample, "
+        "f'(0) = 0 on one side and f'(1) = 3 on the other. Average the two slopes.",
+    ),
+    Mistake(
+        "bias",
+        lambda theta: 0.5 * _sigma_prime(theta),
+        "that is the bias, the limit minus the true gradient sigma'(theta) ({case}); the "
+        "exercise asks for the limit of the mean estimate itself.",
+    ),
+    Mistake(
+        "one slope",
+        lambda theta: 3 * _sigma_prime(theta),
+        "you used the slope f'(1) = 3 alone, or added both slopes without halving ({case}). "
+        "At the boundary a sample is on either side with equal chance: half of the time "
+        "b = 0 (slope 0), half b = 1 (slope 3), so the factor is (0 + 3) / 2.",
+    ),
+    Mistake(
+        "zero",
+        torch.zeros_like,
+        "zero everywhere ({case}): that uses only the slope f'(0) = 0 of the sample b = 0. "
+        "Near the boundary half of the samples have b = 1, where the slope is f'(1) = 3.",
+    ),
+    Mistake(
+        "sigmoid",
+        lambda theta: 1.5 * torch.sigmoid(theta),
+        "the factor in front is the density of the logistic noise at the boundary, "
+        "sigma'(theta) = sigma(theta) * (1 - sigma(theta)), not sigma(theta) ({case}).",
+    ),
+    Mistake(
+        "no density",
+        lambda theta: torch.full_like(theta, 1.5),
+        "(f'(0) + f'(1)) / 2 = 1.5 is right, but it must be weighted by how often a sample sits "
+        "at the boundary: sigma'(theta) = sigma(theta) * (1 - sigma(theta)) ({case}).",
+    ),
+    Mistake(
+        "noise-free gradient",
+        lambda theta: 3 * torch.sigmoid(theta) * _sigma_prime(theta),
+        "that is E[f'(b)] * sigma'(theta) = 3 sigma(theta) sigma'(theta) ({case}): the slope at "
+        "the sample times the gradient of the noise-free probability, which is what PyTorch's "
+        "OneHotCategoricalStraightThrough passes. The straight-through Gumbel-softmax takes "
+        "its gradient only near the boundary, where b is 0 or 1 with equal chance.",
+    ),
+    Mistake(
+        "sign",
+        lambda theta: -1.5 * _sigma_prime(theta),
+        "the size is right but the sign is not ({case}): raising theta makes b = 1 likelier, "
+        "and f(1) > f(0), so every slope involved is >= 0.",
+    ),
+)
+
+
+def check_st_cold_limit(fn: Callable) -> Feedback:
+    r"""Check ``fn(theta)``: the cold (:math:`T \to 0`) mean of the binary straight-through
+    Gumbel-softmax estimate of :math:`\frac{d}{d\theta}\mathbb E[b^3]`, elementwise.
+
+    The expected answer is :func:`reference_st_cold_limit`. Recognised mistakes: the true
+    gradient :math:`\sigma'(\theta)`, the bias :math:`\sigma'(\theta)/2`, one slope only
+    (or both without halving), zero, :math:`\sigma` in place of :math:`\sigma'`, no density
+    factor, PyTorch's noise-free gradient :math:`3\sigma\sigma'`, and the wrong sign.
+
+    Args:
+        fn: the student's function ``fn(theta) -> tensor``.
+
+    Returns:
+        A :class:`dae_course.checking.Feedback`.
+    """
+    exercise = "cold limit of straight-through"
+    d = torch.float64
+    cases = [
+        Case((torch.tensor([0.0, 0.8, -1.5, 3.0], dtype=d),), "theta = [0, 0.8, -1.5, 3]", False),
+        Case(
+            (torch.tensor([[0.3, -0.7, 2.0], [-2.5, 1.2, 0.1]], dtype=torch.float32),),
+            "theta of shape (2, 3) (float32)",
+            False,
+        ),
+    ]
+    verdict = check_function(
+        fn,
+        exercise=exercise,
+        reference=reference_st_cold_limit,
+        cases=cases,
+        mistakes=_COLD_LIMIT_MISTAKES,
+        atol=1e-6,
+        rtol=1e-5,
+    )
+    if not verdict.passed:
+        return verdict
+    return Feedback(
+        exercise,
+        CORRECT,
+        "right for every theta tried: sigma'(theta) * (f'(0) + f'(1)) / 2 = 1.5 sigma'(theta), "
+        "half as large again as the true gradient sigma'(theta), however cold T is. Well done!",
     )

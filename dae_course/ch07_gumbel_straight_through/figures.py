@@ -1,13 +1,15 @@
 """Drawings of chapter 7: Gumbel-softmax samples on the simplex, and bias against variance.
 
 Needs matplotlib. ``draw_simplex_panel`` has the ``draw(fig, value)`` signature shared by
-:func:`relaxlib.sliders.scrub_animation` and :func:`relaxlib.explorers.temperature_explorer`.
+:func:`dae_course.sliders.scrub_animation` and :func:`dae_course.explorers.temperature_explorer`.
+The bias/variance figures draw what the page measured (:func:`problems.measure` results);
+they compute no estimate themselves.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Dict, Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import torch
 from matplotlib.figure import Figure
@@ -168,23 +170,23 @@ def simplex_figure(
 
 def bias_variance_figure(
     sweep: Mapping[str, Sequence],
-    references: Mapping[str, Dict[str, float]],
+    variance_lines: Optional[Mapping[str, float]] = None,
     *,
     figsize: tuple = (9.5, 3.6),
 ) -> Figure:
-    r"""Bias and variance of Gumbel-softmax estimators against the temperature, with references.
+    r"""Bias and variance of Gumbel-softmax estimators against the temperature (log-log).
 
     Args:
-        sweep: ``{label: [(temperature, summary), ...]}``; each summary is a
-            :class:`relaxlib.toys.gumbel.EstimatorSummary` (``bias_norm``, ``noise_norm``
-            and ``variance_per_sample`` are used).
-        references: ``{label: {"bias": b, "variance": v}}`` for temperature-free estimators
-            (REINFORCE, ...), drawn as horizontal lines.
+        sweep: ``{label: [(temperature, measured), ...]}``; each ``measured`` is a dict as
+            returned by the page's ``measure`` (``"|bias|"``, ``"noise"`` and
+            ``"var/sample"`` are used).
+        variance_lines: ``{label: variance per sample}`` of temperature-free estimators
+            (REINFORCE, ...), drawn as horizontal lines on the right.
         figsize: figure size.
 
     Returns:
         The figure: left, the norm of the bias (with the noise level of each point as an
-        error bar); right, the variance per sample; both on log-log axes.
+        error bar); right, the variance per sample.
     """
     import matplotlib.pyplot as plt
 
@@ -192,27 +194,19 @@ def bias_variance_figure(
     markers = ["o", "s", "^", "D"]
     for i, (label, points) in enumerate(sweep.items()):
         ts = [float(t) for t, _ in points]
-        bias = [s.bias_norm for _, s in points]
-        noise = [s.noise_norm for _, s in points]
-        var = [s.variance_per_sample for _, s in points]
         color = CATEGORY_COLORS[i % len(CATEGORY_COLORS)]
+        style = {"marker": markers[i % 4], "color": color, "label": label, "markersize": 4}
         ax1.errorbar(
             ts,
-            bias,
-            yerr=noise,
-            marker=markers[i % 4],
-            color=color,
-            label=label,
+            [s["|bias|"] for _, s in points],
+            yerr=[s["noise"] for _, s in points],
             capsize=2,
-            markersize=4,
+            **style,
         )
-        ax2.plot(ts, var, marker=markers[i % 4], color=color, label=label, markersize=4)
+        ax2.plot(ts, [s["var/sample"] for _, s in points], **style)
     styles = ["--", ":", "-."]
-    for j, (label, ref) in enumerate(references.items()):
-        style = styles[j % len(styles)]
-        if ref.get("bias") is not None:
-            ax1.axhline(ref["bias"], color="0.35", linestyle=style, linewidth=1, label=label)
-        ax2.axhline(ref["variance"], color="0.35", linestyle=style, linewidth=1, label=label)
+    for j, (label, value) in enumerate((variance_lines or {}).items()):
+        ax2.axhline(value, color="0.35", linestyle=styles[j % 3], linewidth=1, label=label)
     for ax in (ax1, ax2):
         ax.set_xscale("log")
         ax.set_yscale("log")

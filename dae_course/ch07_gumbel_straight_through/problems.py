@@ -13,23 +13,23 @@ with :math:`f = (f(e_1), \dots, f(e_K))`. Every estimator of this gradient can t
 measured against the truth: its bias (the mean estimate minus :math:`\nabla F`, with its
 standard error) and its variance.
 
-**The estimators** (:data:`METHODS`), each computed for many samples in one batched
-operation: the logits are copied into a leaf tensor with one row per sample, each row draws
-its own sample, and one ``backward`` of the summed losses leaves every sample's own gradient
-in that row (rows do not interact). They run through relaxlib itself:
-:func:`relaxlib.gumbel_softmax` (soft, and ``hard=True`` for straight-through),
-:func:`relaxlib.gumbel_max_sample` with :func:`relaxlib.reinforce_surrogate` (REINFORCE, with
-or without the leave-one-out baseline), and PyTorch's
-``torch.distributions.OneHotCategoricalStraightThrough`` for comparison.
+**The estimators and their measurement** are written on the chapter's page,
+``chapters/07_gumbel_straight_through.ipynb``; this module holds the copies that chapter 8
+and the tests use (each says "Defined on the page", and ``tests/test_page_sources.py`` checks
+that it is the page's code): :func:`st_gumbel_softmax`, :func:`gradient_estimates` (all
+samples in one batch: the logits are copied into a leaf tensor with one row per sample, so
+one ``backward`` leaves every sample's own gradient in its row), :func:`measure` (bias,
+noise level, variance and MSE against the exact gradient), :func:`st_cold_limit` (the mean
+of the straight-through estimator as :math:`T \to 0`) and :func:`many_choices_variance`.
 
 **Exact references** for the pitfalls of the chapter: the distribution that Gumbel-max
 produces when the noise has the wrong sign (:func:`reversed_gumbel_max_probs`), the exact
 moments of REINFORCE by enumerating all :math:`K^m` sample tuples
 (:func:`exact_reinforce_moments`) and its closed-form variance when :math:`D` such choices
-share one loss (:func:`exact_reinforce_variance_many`). Plus a chi-square test
-(:func:`chi2_statistic`, :func:`chi2_critical`) for checking sampled frequencies.
+share one loss (:func:`exact_reinforce_variance_many`); and PyTorch's
+``OneHotCategoricalStraightThrough`` run on a given draw (:func:`torch_st_rsample`).
 
-Needs only torch.
+Needs torch and relaxlib.
 
 References: E. J. Gumbel, *Statistical Theory of Extreme Values and Some Practical
 Applications*, 1954; E. Jang, S. Gu and B. Poole, "Categorical reparameterization with
@@ -42,34 +42,31 @@ REINFORCE samples, get a baseline for free!", ICLR workshop 2019.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch.distributions import OneHotCategoricalStraightThrough
 
-from relaxlib import gumbel_max_sample, gumbel_softmax, reinforce_surrogate
+import relaxlib as rl
 
 __all__ = [
     "CategoricalToy",
     "METHODS",
+    "st_gumbel_softmax",
     "gradient_estimates",
-    "EstimatorSummary",
-    "summarise",
-    "compare_estimators",
-    "temperature_sweep",
-    "format_summaries",
-    "exact_reinforce_moments",
+    "measure",
+    "st_cold_limit",
     "many_choices_variance",
+    "exact_reinforce_moments",
     "exact_reinforce_variance_many",
     "torch_st_rsample",
     "reversed_gumbel_max_probs",
 ]
 
 #: The estimators :func:`gradient_estimates` knows, by name.
-METHODS = ("gumbel-softmax", "st-gumbel-softmax", "torch-st", "reinforce", "reinforce-loo")
+METHODS = ("gumbel-softmax", "st-gumbel-softmax", "reinforce", "reinforce-loo")
 
 
 # --------------------------------------------------------------------------------------
@@ -158,7 +155,7 @@ class CategoricalToy:
 
 
 # --------------------------------------------------------------------------------------
-# Estimators, batched
+# PyTorch's straight-through estimator, with a given draw
 # --------------------------------------------------------------------------------------
 
 
@@ -208,256 +205,117 @@ def torch_st_rsample(logits: torch.Tensor, one_hot: torch.Tensor) -> torch.Tenso
     return y
 
 
-def _leaf_copies(logits: torch.Tensor, shape: Tuple[int, ...]) -> torch.Tensor:
-    return logits.detach().expand(*shape, logits.shape[-1]).clone().requires_grad_(True)
+# --------------------------------------------------------------------------------------
+# The estimators and their measurement: copies of the page's definitions
+# --------------------------------------------------------------------------------------
 
 
-def _per_sample_gradients(
-    toy: CategoricalToy,
-    method: str,
-    theta: torch.Tensor,
-    temperature: float,
-    generator: Optional[torch.Generator],
-) -> torch.Tensor:
-    """Every sample's gradient estimate, by one ``backward`` through the leaf ``theta``.
+def st_gumbel_softmax(logits, temperature=1.0, generator=None):
+    r"""Straight-through Gumbel-softmax: a one-hot sample of Cat(softmax(logits)) along the
+    last dimension whose gradient is that of the soft sample softmax((logits + g) / T).
 
-    ``theta`` has shape ``(m, n_estimates, *choices, K)``; a sample's loss is the sum of
-    ``toy.loss`` over its choices (none for a single choice). Methods as in
-    :func:`gradient_estimates`. Returns a tensor of ``theta``'s shape.
-    """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    m, n_estimates = theta.shape[:2]
-    if method == "reinforce-loo" and m < 2:
-        raise ValueError("the leave-one-out baseline needs m >= 2 samples per estimate")
-    choice_dims = tuple(range(2, theta.dim() - 1))
+    .. math:: \mathbf y = \mathbf s + \operatorname{sg}(\mathbf h - \mathbf s), \quad
+              \mathbf s = \operatorname{softmax}((\boldsymbol\theta + \mathbf g)/T), \quad
+              \mathbf h = \operatorname{onehot}(\arg\max \mathbf s),
 
-    def per_sample_loss(values: torch.Tensor) -> torch.Tensor:  # (m, n_estimates)
-        loss = toy.loss(values)
-        return loss.sum(choice_dims) if choice_dims else loss
-
-    with torch.enable_grad():
-        if method in ("gumbel-softmax", "st-gumbel-softmax"):
-            hard = method == "st-gumbel-softmax"
-            y = gumbel_softmax(theta, temperature, hard=hard, generator=generator)
-            per_sample_loss(y).sum().backward()
-            return theta.grad
-        index = gumbel_max_sample(theta, generator=generator)
-        one_hot = F.one_hot(index, toy.num_categories).to(theta.dtype)
-        if method == "torch-st":
-            per_sample_loss(torch_st_rsample(theta, one_hot)).sum().backward()
-            return theta.grad
-        log_prob = (torch.log_softmax(theta, -1) * one_hot).sum(-1)
-        if choice_dims:  # the joint log-probability of all choices
-            log_prob = log_prob.sum(choice_dims)
-        baseline = "loo" if method == "reinforce-loo" else None
-        reinforce_surrogate(log_prob, per_sample_loss(one_hot), baseline=baseline).backward()
-        return theta.grad * (m * n_estimates)  # undo the surrogate's mean
-
-
-def gradient_estimates(
-    toy: CategoricalToy,
-    method: str,
-    *,
-    n_estimates: int,
-    m: int = 1,
-    temperature: float = 1.0,
-    generator: Optional[torch.Generator] = None,
-) -> torch.Tensor:
-    r"""``n_estimates`` independent estimates of :math:`\nabla_\theta F`, each from ``m`` samples.
-
-    Methods (``y`` is the sample, :math:`g` Gumbel noise, :math:`T` the temperature):
-
-    * ``"gumbel-softmax"``: :math:`y = \operatorname{softmax}((\theta + g)/T)`, the loss
-      evaluated on the relaxed :math:`y`, gradient :math:`\nabla_\theta f(y)` (pathwise).
-    * ``"st-gumbel-softmax"``: :math:`y` = ``gumbel_softmax(θ, T, hard=True)``: the loss on
-      the one-hot value, the gradient through the soft sample.
-    * ``"torch-st"``: PyTorch's ``OneHotCategoricalStraightThrough`` (see
-      :func:`torch_st_rsample`); ``temperature`` is ignored.
-    * ``"reinforce"``: :math:`f(y)\,\nabla_\theta \log p_y` with :math:`y` from Gumbel-max,
-      through :func:`relaxlib.reinforce_surrogate`.
-    * ``"reinforce-loo"``: the same with the leave-one-out baseline of the ``m`` samples
-      (``baseline="loo"``; needs ``m >= 2``).
-
-    Each estimate is the mean of its ``m`` per-sample gradients. All samples are drawn at
-    once: the logits are copied into a leaf of shape ``(m, n_estimates, K)``, so one
-    ``backward`` gives every sample its own gradient.
+    :math:`\mathbf g` i.i.d. Gumbel(0, 1) noise from :func:`relaxlib.gumbel_noise` (drawn on
+    the generator's device, so a CPU generator gives the same sample on every device). The
+    same sample and gradient as ``relaxlib.gumbel_softmax(logits, T, hard=True)`` with the
+    same generator.
 
     Args:
-        toy: the problem.
-        method: one of :data:`METHODS`.
+        logits: floating tensor ``(..., K)``.
+        temperature: :math:`T > 0`, a float.
+        generator: optional ``torch.Generator``.
+
+    Returns:
+        Tensor of the shape and dtype of ``logits``, exactly one-hot along the last dimension.
+
+    Defined on the page: chapters/07_gumbel_straight_through.ipynb
+
+    Reference: Jang, Gu & Poole, ICLR 2017; Bengio, Léonard & Courville 2013.
+    """
+    g = rl.gumbel_noise(logits.shape, generator, logits.device, logits.dtype)
+    soft = torch.softmax((logits + g) / temperature, dim=-1)  # the Gumbel-softmax sample
+    hard = rl.one_hot_argmax(soft)  # one-hot of arg max(logits + g): the Gumbel-max sample
+    return rl.straight_through(hard, soft)  # soft + sg(hard - soft): value hard, gradient soft
+
+
+def gradient_estimates(problem, method, *, n_estimates, m=1, temperature=1.0, generator=None):
+    r"""``n_estimates`` independent estimates of :math:`\nabla_\theta F`, each the mean of ``m``
+    per-sample gradients.
+
+    Methods (``y`` the sample, :math:`T` the temperature):
+
+    * ``"gumbel-softmax"``: the loss of the relaxed sample
+      :math:`\operatorname{softmax}((\theta + g)/T)`, differentiated (pathwise);
+    * ``"st-gumbel-softmax"``: the loss of the one-hot sample of :func:`st_gumbel_softmax`,
+      differentiated through the soft sample;
+    * ``"reinforce"``: :math:`f(y)\,\nabla_\theta \log p_y`, ``y`` from Gumbel-max, through
+      :func:`relaxlib.reinforce_surrogate`;
+    * ``"reinforce-loo"``: the same with the leave-one-out baseline of the ``m`` samples
+      (needs ``m >= 2``).
+
+    The logits are copied into a leaf of shape ``(m, n_estimates, K)``, one row per sample,
+    so that one ``backward`` leaves every sample's own gradient in its row.
+
+    Args:
+        problem: an object with ``logits`` (``(K,)``) and ``loss(y)`` (``(..., K) -> (...)``),
+            e.g. a :class:`CategoricalToy`.
+        method: one of :data:`METHODS` (another name raises ``KeyError``).
         n_estimates: how many independent estimates.
         m: samples per estimate.
         temperature: :math:`T > 0` of the Gumbel-softmax methods.
-        generator: optional ``torch.Generator`` for the noise.
+        generator: optional ``torch.Generator`` (CPU: the same draws on every device).
 
     Returns:
-        Tensor ``(n_estimates, K)`` in the toy's dtype and device.
+        Tensor ``(n_estimates, K)`` in the dtype and on the device of ``problem.logits``.
+
+    Defined on the page: chapters/07_gumbel_straight_through.ipynb
     """
-    theta = _leaf_copies(toy.logits, (m, n_estimates))
-    per_sample = _per_sample_gradients(toy, method, theta, temperature, generator)
-    return per_sample.mean(0)
+    # One leaf row per sample: one backward leaves each sample's own gradient in its row.
+    theta = problem.logits.detach().expand(m, n_estimates, -1).clone().requires_grad_(True)
+    if method in ("gumbel-softmax", "st-gumbel-softmax"):
+        sample = st_gumbel_softmax if method == "st-gumbel-softmax" else rl.gumbel_softmax
+        problem.loss(sample(theta, temperature, generator=generator)).sum().backward()
+        return theta.grad.mean(0)
+    y = F.one_hot(rl.gumbel_max_sample(theta, generator=generator), theta.shape[-1])
+    y = y.to(theta.dtype)
+    log_p = (torch.log_softmax(theta, -1) * y).sum(-1)
+    baseline = {"reinforce": None, "reinforce-loo": "loo"}[method]
+    rl.reinforce_surrogate(log_p, problem.loss(y), baseline=baseline).backward()
+    return (theta.grad * (m * n_estimates)).mean(0)  # the surrogate averaged all m * n
 
 
-@dataclass(frozen=True)
-class EstimatorSummary:
-    r"""Bias and variance of a gradient estimator, measured against the exact gradient.
-
-    Attributes:
-        name: the estimator's label.
-        m: samples per estimate.
-        n_estimates: number of independent estimates measured.
-        bias: mean estimate minus the exact gradient, shape ``(K,)``.
-        standard_error: the standard error of each component of ``bias``.
-        bias_norm: :math:`\lVert\text{bias}\rVert`.
-        noise_norm: :math:`\sqrt{\operatorname{tr}\operatorname{Cov}/n}`, the size that
-            ``bias_norm`` has from sampling noise alone when the true bias is 0.
-        max_abs_z: :math:`\max_k |\text{bias}_k| / \text{se}_k`.
-        variance_per_sample: :math:`m \cdot \operatorname{tr}\operatorname{Cov}` of one
-            estimate: the total variance of a single-sample estimate for i.i.d. samples, and
-            the cost-adjusted variance otherwise.
-        mse: :math:`\lVert\text{bias}\rVert^2 + \operatorname{tr}\operatorname{Cov}`, the
-            expected squared error of one ``m``-sample estimate.
-    """
-
-    name: str
-    m: int
-    n_estimates: int
-    bias: torch.Tensor
-    standard_error: torch.Tensor
-    bias_norm: float
-    noise_norm: float
-    max_abs_z: float
-    variance_per_sample: float
-    mse: float
-
-
-def summarise(
-    estimates: torch.Tensor, exact: torch.Tensor, m: int = 1, name: str = ""
-) -> EstimatorSummary:
-    r"""Bias, standard errors, variance and mean squared error of a set of estimates.
+def measure(estimates, exact, m):
+    r"""Bias and variance of an estimator, from ``n`` independent ``m``-sample estimates.
 
     Args:
-        estimates: ``(n, K)``, independent estimates (rows), e.g. from
-            :func:`gradient_estimates`.
+        estimates: ``(n, K)``, one estimate per row (e.g. from :func:`gradient_estimates`).
         exact: the exact gradient, ``(K,)``.
-        m: the samples per estimate (to report the variance per sample).
-        name: a label.
+        m: the samples per estimate.
 
     Returns:
-        An :class:`EstimatorSummary` (floats computed in float64).
+        A dict of floats, computed in float64 on the CPU: ``"|bias|"`` (the norm of the mean
+        estimate minus ``exact``), ``"noise"`` (:math:`\sqrt{\operatorname{tr}\operatorname{Cov}
+        /n}`, the size ``|bias|`` has from sampling noise alone when the true bias is 0),
+        ``"max|z|"`` (the largest bias component in standard errors), ``"var/sample"``
+        (:math:`m\operatorname{tr}\operatorname{Cov}`) and ``"MSE"`` (:math:`\lVert
+        \text{bias}\rVert^2 + \operatorname{tr}\operatorname{Cov}`, the expected squared
+        error of one ``m``-sample estimate).
+
+    Defined on the page: chapters/07_gumbel_straight_through.ipynb
     """
-    est = estimates.detach().double().cpu()
-    exact = exact.detach().double().cpu()
-    n = est.shape[0]
-    if n < 2:
-        raise ValueError("need at least 2 estimates to measure a variance")
-    var = est.var(0)
+    est, exact = estimates.detach().double().cpu(), exact.detach().double().cpu()
+    n, var = est.shape[0], est.var(0)  # the variance of each component across the n rows
     bias = est.mean(0) - exact
-    se = (var / n).sqrt()
-    trace = float(var.sum())
-    z = bias.abs() / se.clamp_min(torch.finfo(torch.float64).tiny)
-    return EstimatorSummary(
-        name=name,
-        m=m,
-        n_estimates=n,
-        bias=bias,
-        standard_error=se,
-        bias_norm=float(bias.norm()),
-        noise_norm=math.sqrt(trace / n),
-        max_abs_z=float(z.max()),
-        variance_per_sample=m * trace,
-        mse=float(bias.norm()) ** 2 + trace,
-    )
-
-
-def compare_estimators(
-    toy: CategoricalToy,
-    specs: Sequence[Tuple[str, str, float]],
-    *,
-    n_estimates: int,
-    m: int,
-    seed: int = 0,
-) -> List[EstimatorSummary]:
-    r"""Measure several estimators on the toy: one :class:`EstimatorSummary` per spec.
-
-    Args:
-        toy: the problem.
-        specs: ``(label, method, temperature)`` triples; ``method`` from :data:`METHODS`.
-        n_estimates, m: as in :func:`gradient_estimates`.
-        seed: estimator ``i`` draws its noise from a CPU generator seeded with ``seed + i``.
-
-    Returns:
-        The summaries, in the order of ``specs``.
-    """
-    exact = toy.exact_gradient()
-    out = []
-    for i, (label, method, temperature) in enumerate(specs):
-        gen = torch.Generator().manual_seed(seed + i)
-        est = gradient_estimates(
-            toy, method, n_estimates=n_estimates, m=m, temperature=temperature, generator=gen
-        )
-        out.append(summarise(est, exact, m, label))
-    return out
-
-
-def temperature_sweep(
-    toy: CategoricalToy,
-    method: str,
-    temperatures: Sequence[float],
-    *,
-    n_estimates: int,
-    m: int,
-    seed: int = 0,
-) -> List[Tuple[float, EstimatorSummary]]:
-    r"""Bias and variance of a Gumbel-softmax method at each temperature.
-
-    The same seed is used at every temperature (common random numbers), so the curves are
-    smooth: only the temperature changes between points.
-
-    Args:
-        toy: the problem.
-        method: ``"gumbel-softmax"`` or ``"st-gumbel-softmax"``.
-        temperatures: the values of :math:`T`.
-        n_estimates, m: as in :func:`gradient_estimates`.
-        seed: the seed of the CPU generator, reset for every temperature.
-
-    Returns:
-        ``[(T, summary), ...]``.
-    """
-    exact = toy.exact_gradient()
-    out = []
-    for t in temperatures:
-        gen = torch.Generator().manual_seed(seed)
-        est = gradient_estimates(
-            toy, method, n_estimates=n_estimates, m=m, temperature=t, generator=gen
-        )
-        out.append((float(t), summarise(est, exact, m, f"{method}, T = {t:g}")))
-    return out
-
-
-def format_summaries(summaries: Sequence[EstimatorSummary]) -> str:
-    r"""A plain-text table of summaries: bias norm (with its noise level), the largest
-    :math:`|z|` of a bias component, the variance per sample and the MSE of one estimate.
-
-    Args:
-        summaries: from :func:`summarise` or :func:`compare_estimators`.
-
-    Returns:
-        The table, one line per estimator, numbers rounded to 3 significant digits.
-    """
-    width = max([len(s.name) for s in summaries] + [9])
-    head = (
-        f"{'estimator':<{width}}  {'|bias|':>8}  {'noise':>7}  {'max|z|':>6}  "
-        f"{'var/sample':>10}  {'MSE':>7}"
-    )
-    lines = [head, "-" * len(head)]
-    for s in summaries:
-        lines.append(
-            f"{s.name:<{width}}  {s.bias_norm:>8.3g}  {s.noise_norm:>7.2g}  {s.max_abs_z:>6.1f}  "
-            f"{s.variance_per_sample:>10.3g}  {s.mse:>7.3g}"
-        )
-    return "\n".join(lines)
+    return {
+        "|bias|": bias.norm().item(),
+        "noise": (var.sum() / n).sqrt().item(),  # |bias| from sampling noise alone
+        "max|z|": (bias.abs() / (var / n).sqrt()).max().item(),  # in standard errors
+        "var/sample": m * var.sum().item(),
+        "MSE": bias.norm().item() ** 2 + var.sum().item(),  # of one m-sample estimate
+    }
 
 
 def exact_reinforce_moments(
@@ -502,46 +360,86 @@ def exact_reinforce_moments(
 
 
 # --------------------------------------------------------------------------------------
-# Many discrete choices sharing one loss
+# Why cooling does not remove the straight-through bias; many choices sharing one loss
 # --------------------------------------------------------------------------------------
 
 
-def many_choices_variance(
-    toy: CategoricalToy,
-    n_vars: int,
-    method: str,
-    *,
-    n_estimates: int,
-    m: int = 1,
-    temperature: float = 1.0,
-    generator: Optional[torch.Generator] = None,
-) -> float:
-    r"""Per-sample variance of the gradient for one choice when ``n_vars`` choices share a loss.
+def st_cold_limit(problem):
+    r"""The T -> 0 limit of the mean ST Gumbel-softmax estimate: the exact gradient with each
+    difference f(e_i) - f(e_j) replaced by the mean of the slopes of f at both ends.
 
-    :math:`D` = ``n_vars`` independent copies of the toy, :math:`y_d \sim \mathrm{Cat}(
-    \operatorname{softmax}\theta_d)` with identical :math:`\theta_d = \theta`, and one scalar
-    loss :math:`L = \sum_d f(y_d)` (as when a model emits :math:`D` tokens and is scored
-    once). A pathwise estimator (Gumbel-softmax, straight-through) differentiates each term
-    separately; REINFORCE multiplies every score :math:`\nabla\log p(y_d)` by the *whole*
-    :math:`L`, so the other :math:`D - 1` terms act as noise. Methods as in
-    :func:`gradient_estimates`; for REINFORCE the log-probability is the joint
-    :math:`\sum_d \log p(y_d)`.
+    The exact gradient is :math:`\partial F/\partial\theta_i = p_i \sum_j p_j (f_i - f_j)`
+    (:math:`p_i p_j` is the rate at which raising :math:`\theta_i` moves samples from
+    :math:`e_j` to :math:`e_i`). As :math:`T \to 0` the straight-through gradient is nonzero
+    only near the boundary between two categories, and there it is the slope of :math:`f`
+    along the edge :math:`e_j \to e_i`, taken at :math:`e_i` on one side and at :math:`e_j` on
+    the other. So the mean estimate tends to
+
+    .. math:: p_i \sum_j p_j\,\tfrac12\bigl[\nabla f(e_i) + \nabla f(e_j)\bigr]^\top
+              (e_i - e_j),
+
+    the trapezoid rule for :math:`f(e_i) - f(e_j) = \int \nabla f^\top (e_i - e_j)`: exact
+    when :math:`f` is quadratic along every edge (as :math:`\lVert y - t\rVert^2`), biased
+    otherwise. For :math:`K = 2` with logits :math:`(0, \theta)` it is
+    :math:`\sigma'(\theta)\,(f'(0) + f'(1))/2` against the true
+    :math:`\sigma'(\theta)\,(f(1) - f(0))`.
 
     Args:
-        toy: the problem for one choice.
+        problem: an object with ``probs()`` (``(K,)``) and ``loss(y)``, e.g. a
+            :class:`CategoricalToy` (or a subclass with another loss).
+
+    Returns:
+        Tensor ``(K,)``.
+
+    Defined on the page: chapters/07_gumbel_straight_through.ipynb
+    """
+    p = problem.probs()
+    eye = torch.eye(p.numel(), dtype=p.dtype, device=p.device).requires_grad_(True)
+    (slope,) = torch.autograd.grad(problem.loss(eye).sum(), eye)  # row k: gradient of f at e_k
+    d = slope.diagonal()
+    trapezoid = (d[:, None] - slope + slope.T - d[None, :]) / 2  # [i, j]: along e_j -> e_i
+    return p * (trapezoid @ p)
+
+
+def many_choices_variance(problem, n_vars, method, *, n_estimates, m, generator):
+    r"""Variance per sample of the gradient for one of ``n_vars`` choices sharing one loss.
+
+    :math:`D` = ``n_vars`` independent copies of the problem, :math:`y_d \sim
+    \mathrm{Cat}(\operatorname{softmax}\theta)`, scored by one loss :math:`L = \sum_d
+    f(y_d)` (a model that emits :math:`D` tokens and is scored once). Methods:
+    ``"st-gumbel-softmax"`` (at :math:`T = 1`) differentiates each term; ``"reinforce"`` and
+    ``"reinforce-loo"`` multiply the joint score :math:`\sum_d \nabla\log p(y_d)` by the
+    whole :math:`L`; ``"reinforce, own term"`` multiplies each choice's score by its own
+    term :math:`f(y_d)` only (possible because :math:`L` is a sum over choices).
+
+    Args:
+        problem: as for :func:`gradient_estimates`.
         n_vars: :math:`D \ge 1`.
-        method: one of :data:`METHODS`.
-        n_estimates, m, temperature, generator: as in :func:`gradient_estimates`.
+        method: see above.
+        n_estimates, m, generator: as for :func:`gradient_estimates`.
 
     Returns:
         :math:`m \cdot \operatorname{tr}\operatorname{Cov}` of the estimate of
-        :math:`\nabla_{\theta_d} \mathbb E[L]` (a :math:`K`-vector), averaged over the
-        :math:`D` choices.
+        :math:`\nabla_{\theta_d} \mathbb E[L]`, averaged over the :math:`D` choices.
+
+    Defined on the page: chapters/07_gumbel_straight_through.ipynb
     """
-    theta = _leaf_copies(toy.logits, (m, n_estimates, n_vars))
-    per_sample = _per_sample_gradients(toy, method, theta, temperature, generator)
-    est = per_sample.mean(0).double()  # (n, D, K)
-    return float(m * est.var(0).sum(-1).mean())
+    theta = problem.logits.detach().expand(m, n_estimates, n_vars, -1).clone().requires_grad_()
+    if method == "st-gumbel-softmax":
+        problem.loss(st_gumbel_softmax(theta, 1.0, generator=generator)).sum().backward()
+    else:
+        y = F.one_hot(rl.gumbel_max_sample(theta, generator=generator), theta.shape[-1])
+        y = y.to(theta.dtype)
+        log_p, losses = (torch.log_softmax(theta, -1) * y).sum(-1), problem.loss(y)  # (m, n, D)
+        if method == "reinforce, own term":  # each choice's score times its own f(y_d)
+            rl.reinforce_surrogate(log_p, losses).backward()
+            theta.grad *= n_vars
+        else:  # the joint score times the whole loss
+            baseline = {"reinforce": None, "reinforce-loo": "loo"}[method]
+            rl.reinforce_surrogate(log_p.sum(-1), losses.sum(-1), baseline=baseline).backward()
+        theta.grad *= m * n_estimates  # the surrogate averaged over its entries
+    est = theta.grad.mean(0).double()  # (n_estimates, n_vars, K)
+    return m * est.var(0).sum(-1).mean().item()
 
 
 def exact_reinforce_variance_many(toy: CategoricalToy, n_vars: int) -> float:
