@@ -2,19 +2,24 @@ r"""Exercise checkers of chapter 5 (backpropagation through random operations).
 
 * :func:`check_gaussian_rsample`: a reparameterised Gaussian sampler parameterised, as in a
   VAE encoder, by the mean and the log-variance.
-* :func:`check_exponential_rsample`: an exponential sampler by the inverse CDF.
-* :func:`check_score_function_estimator`: the per-sample score-function estimator of the
-  chapter's Gaussian toy.
+* :func:`check_exponential_icdf`: the exponential's inverse CDF :math:`f(u, \lambda)`, fed a
+  :math:`u` of exactly 0 (which ``torch.rand`` can return).
+* :func:`check_score_function_estimator`: the per-draw score-function estimator of the
+  chapter's Gaussian toy, as a closed-form expression.
+* :func:`check_score_variance`: a derivation, the variance of that estimator for any
+  :math:`\sigma`, typed as a function of :math:`d = \mu - k` and :math:`\sigma`.
 
-A sampler's output is random, so the sampler checkers do not compare values with a
-reference. They check what must hold whatever noise the student draws: the shape; that a
+A sampler's output is random, so :func:`check_gaussian_rsample` does not compare values with
+a reference. It checks what must hold whatever noise the student draws: the shape; that a
 gradient flows; the sample mean and standard deviation, each within 5 standard errors of the
 exact value (with ``n = 20000`` draws); the exact per-sample gradient that the
 reparameterisation implies (:math:`\partial y/\partial\mu = 1`, :math:`\partial y/\partial
-\log\sigma^2 = (y - \mu)/2`, :math:`\partial y/\partial\lambda = -y/\lambda`); and that the
-samples are reproducible with a seeded generator and change with its seed. A wrong answer
-is matched against the known mistakes (the variance used as the standard deviation, the
-noise computed from the parameters, ``.sample()``, ...) to name it.
+\log\sigma^2 = (y - \mu)/2`); and that the samples are reproducible with a seeded generator
+and change with its seed. The other checkers are deterministic (:func:`dae_course.checking.
+check_function` with a declarative list of named mistakes). A wrong answer is matched against
+the known mistakes (the variance used as the standard deviation, the noise computed from the
+parameters, ``.sample()``, the mirrored inverse CDF, the second moment for the variance, ...)
+to name it.
 """
 
 from __future__ import annotations
@@ -35,14 +40,14 @@ from ..checking import (
     check_function,
     fmt,
 )
+from . import problems as toy
 
 __all__ = [
     "reference_gaussian_rsample",
     "check_gaussian_rsample",
-    "reference_exponential_rsample",
-    "check_exponential_rsample",
-    "reference_score_function_estimator",
+    "check_exponential_icdf",
     "check_score_function_estimator",
+    "check_score_variance",
 ]
 
 #: Number of draws the sampler checkers ask for.
@@ -53,8 +58,6 @@ N_SE = 5.0
 _GAUSS_MU = (0.5, -1.0, 2.0)
 _GAUSS_VAR = (4.0, 0.25, 2.25)  # sigma = 2, 0.5, 1.5: variance and std differ
 _GAUSS_LABEL = "mu = [0.5, -1, 2], log_var = log([4, 0.25, 2.25]) (sigma = [2, 0.5, 1.5])"
-_RATES = (0.5, 2.0, 4.0)
-_RATE_LABEL = "rate = [0.5, 2, 4]"
 
 
 # --------------------------------------------------------------------------------------
@@ -62,10 +65,9 @@ _RATE_LABEL = "rate = [0.5, 2, 4]"
 # --------------------------------------------------------------------------------------
 
 
-def _noise(shape, generator, like: torch.Tensor, kind: str) -> torch.Tensor:
+def _noise(shape, generator, like: torch.Tensor) -> torch.Tensor:
     device = generator.device if generator is not None else like.device
-    draw = torch.randn if kind == "normal" else torch.rand
-    out = draw(tuple(shape), generator=generator, dtype=like.dtype, device=device)
+    out = torch.randn(tuple(shape), generator=generator, dtype=like.dtype, device=device)
     return out.to(like.device)
 
 
@@ -127,8 +129,8 @@ def _basic_checks(
         return Feedback(
             exercise,
             INCORRECT,
-            "some of your samples are inf or NaN. (log(0)? torch.rand can return exactly 0: "
-            "clamp U away from 0, or use 1 - U, which lies in (0, 1].)",
+            "some of your samples are inf or NaN: a sample is mu + sigma * z, finite for "
+            "every finite z.",
             "not finite",
         )
     if not out.requires_grad:
@@ -209,7 +211,7 @@ def reference_gaussian_rsample(
 
     Reference: Kingma & Welling, "Auto-encoding variational Bayes", ICLR 2014.
     """
-    z = _noise((n,) + tuple(mu.shape), generator, mu, "normal")
+    z = _noise((n,) + tuple(mu.shape), generator, mu)
     return mu + torch.exp(0.5 * log_var) * z
 
 
@@ -406,166 +408,140 @@ def check_gaussian_rsample(fn: Callable) -> Feedback:
 
 
 # --------------------------------------------------------------------------------------
-# Exercise: an exponential sample by the inverse CDF
+# Exercise: the exponential's inverse CDF, safe at u = 0
 # --------------------------------------------------------------------------------------
 
+_TINY_GAP = 2.0**-53  # 1 - _TINY_GAP is the largest float64 below 1
 
-def reference_exponential_rsample(
-    rate: torch.Tensor, n: int, generator: Optional[torch.Generator] = None
-) -> torch.Tensor:
-    r"""``n`` reparameterised samples of :math:`\mathrm{Exp}(\lambda)`, as
-    :math:`-\log(1 - U)/\lambda`.
 
-    :math:`1 - U` lies in :math:`(0, 1]` for ``torch.rand``'s :math:`U \in [0, 1)`, so the
-    logarithm is finite.
+def _exp_icdf_mistakes() -> list:
+    return [
+        Mistake(
+            "mirrored",
+            lambda u, rate: -torch.log(u) / rate,
+            "you returned -log(u) / rate, the mirror image F^-1(1 - u) ({case}). For a uniform "
+            "u it has the right distribution, but it is infinite at u = 0, which torch.rand "
+            "can return (it draws from [0, 1)), and a clamp only hides that. Apply the inverse "
+            "CDF itself: -log(1 - u) / rate, best written -torch.log1p(-u) / rate, since 1 - u "
+            "lies in (0, 1].",
+        ),
+        Mistake(
+            "CDF, not inverse",
+            lambda u, rate: 1 - torch.exp(-rate * u),
+            "you applied the CDF F(y) = 1 - exp(-rate * y) to u; a sampler applies its "
+            "inverse, F^-1(u) = -log(1 - u) / rate.",
+        ),
+        Mistake(
+            "wrong sign",
+            lambda u, rate: torch.log1p(-u) / rate,
+            "your values are negative, but an exponential variable is >= 0: log(1 - u) < 0, "
+            "so F^-1(u) = -log(1 - u) / rate (mind the minus sign).",
+        ),
+        Mistake(
+            "log1p(u)",
+            lambda u, rate: -torch.log1p(u) / rate,
+            "you computed -log(1 + u) / rate: torch.log1p(v) is log(1 + v), so log(1 - u) is "
+            "torch.log1p(-u).",
+        ),
+        Mistake(
+            "rate as scale",
+            lambda u, rate: -torch.log1p(-u) * rate,
+            "you multiplied by the rate ({case}); the rate is 1 / mean, so divide: "
+            "-log(1 - u) / rate.",
+        ),
+        Mistake(
+            "no log",
+            lambda u, rate: u / rate,
+            "u / rate is a uniform variable, not an exponential one: apply the inverse CDF, "
+            "-log(1 - u) / rate.",
+        ),
+        Mistake(
+            "forgot rate",
+            lambda u, rate: -torch.log1p(-u) + 0 * rate,
+            "your values do not depend on the rate ({case}): -log(1 - u) is Exp(1); divide by "
+            "the rate.",
+        ),
+    ]
+
+
+def check_exponential_icdf(fn: Callable) -> Feedback:
+    r"""Check ``fn(u, rate)`` = the exponential's inverse CDF :math:`-\log(1 - u)/\lambda`.
+
+    Compared, values and gradients with respect to ``u`` and ``rate``, with
+    :func:`~dae_course.ch05_reparameterisation.problems.exponential_icdf` on: a column of
+    :math:`u` against three rates (broadcasting), a :math:`u` holding exactly :math:`0` and the
+    largest float64 below 1, and the same in float32. Named mistakes: the mirrored
+    :math:`-\log(u)/\lambda` (infinite at :math:`u = 0`; recognised on the first case, which
+    has no zero, so that a clamped version is named too), the CDF instead of its inverse, the
+    sign, ``log1p(u)``, the rate used as a scale, the logarithm left out, the rate left out.
 
     Args:
-        rate: :math:`\lambda > 0`, a floating tensor.
-        n: number of draws.
-        generator: optional ``torch.Generator``.
-
-    Returns:
-        Tensor of shape ``(n,) + rate.shape``.
-
-    Reference: Devroye, *Non-Uniform Random Variate Generation*, 1986 (inversion).
-    """
-    u = _noise((n,) + tuple(rate.shape), generator, rate, "uniform")
-    return -torch.log1p(-u) / rate
-
-
-def check_exponential_rsample(fn: Callable) -> Feedback:
-    r"""Check ``fn(rate, n, generator)``: ``n`` reparameterised samples of
-    :math:`\mathrm{Exp}(\lambda)`.
-
-    Checks: shape ``(n,) + rate.shape``; a gradient flows; no negative sample; per entry the
-    sample mean within 5 standard errors (:math:`1/(\lambda\sqrt n)`) of :math:`1/\lambda`
-    and the sample standard deviation within 5 standard errors
-    (:math:`\sqrt{2/n}/\lambda`) of :math:`1/\lambda`; the per-sample gradient
-    :math:`\partial y/\partial\lambda = -y/\lambda`; reproducibility with the generator.
-    Named mistakes: ``.sample()`` (no gradient), the sign of the logarithm, the rate used as
-    a scale (multiplied), the logarithm left out, samples that are not finite
-    (:math:`\log 0`), noise that depends on the rate, the generator ignored.
-
-    Args:
-        fn: the student's function ``fn(rate, n, generator) -> tensor``.
+        fn: the student's function ``fn(u, rate) -> tensor``.
 
     Returns:
         A :class:`Feedback`.
 
-    Reference: Devroye 1986; Hare, "Differentiable Relaxations and Reparameterisations"
-    (lecture), the general form y = f(z, omega).
+    Reference: Devroye, *Non-Uniform Random Variate Generation*, 1986 (inversion); Hare,
+    "Differentiable Relaxations and Reparameterisations" (lecture), the general form
+    y = f(z, omega).
     """
-    exercise = "exponential by the inverse CDF"
-    ctx = CheckContext(exercise, 0.0, 0.0)
-    n = N_DRAWS
-    rate = torch.tensor(_RATES, dtype=torch.float64)
-    args, out, verdict = _draw(fn, (rate,), n, 0, ctx, _RATE_LABEL)
-    if verdict is not None:
-        return verdict
-    shape = (n,) + tuple(rate.shape)
-    basic = _basic_checks(exercise, out, args, (rate,), shape, _RATE_LABEL)
-    if basic is not None:
-        return basic
-    y = out.detach().double()
-    if bool((y < 0).any()):
-        return Feedback(
-            exercise,
-            INCORRECT,
-            "some samples are negative, but an exponential variable is >= 0. log(U) < 0 for "
-            "U in (0, 1): the sample is -log(U) / rate (mind the minus sign).",
-            "wrong sign",
-        )
-    mean, std = y.mean(0), y.std(0)
-    scale = 1 / rate
-    if not (_matches(mean, scale, scale / math.sqrt(n))):
-        candidates = [
+    f64 = torch.float64
+    u_edges = [0.0, 0.25, 0.5, 1.0 - _TINY_GAP]
+    cases = [
+        Case(
             (
-                "rate as scale",
-                rate,
-                "your sample means {mean} equal the rates: you multiplied by rate. The "
-                "rate is 1 / mean, so divide: -log(U) / rate.",
-                rate / math.sqrt(n),
+                torch.tensor([[0.1], [0.5], [0.9]], dtype=f64),
+                torch.tensor([0.5, 2.0, 4.0], dtype=f64),
             ),
-            (
-                "no log",
-                scale / 2,
-                "your sample means {mean} are 1 / (2 rate): that is U / rate, a uniform "
-                "variable. Apply the inverse CDF: -log(U) / rate.",
-                scale / math.sqrt(12 * n),
-            ),
-        ]
-        for name, target, message, se in candidates:
-            if _matches(mean, target, se):
-                return Feedback(exercise, INCORRECT, message.format(mean=fmt(mean)), name)
-        return Feedback(
-            exercise,
-            INCORRECT,
-            f"the sample means {fmt(mean)} are not 1/rate = {fmt(scale)} (more than 5 "
-            f"standard errors off, for {_RATE_LABEL}).",
-            "wrong mean",
-        )
-    if not _matches(std, scale, scale * math.sqrt(2 / n)):
-        return Feedback(
-            exercise,
-            INCORRECT,
-            f"the mean is right but the sample standard deviations {fmt(std)} are not "
-            f"1/rate = {fmt(scale)}: these are not exponential samples.",
-            "wrong spread",
-        )
-    w = _grad_weights(shape).to(out.dtype)
-    (g_rate,) = torch.autograd.grad(out, args, grad_outputs=w, allow_unused=True)
-    g_rate = torch.zeros_like(rate) if g_rate is None else g_rate.double()
-    expected = (w.double() * (-y / rate)).sum(0)
-    if bool((g_rate.abs() < 1e-6 * expected.abs()).all()):
-        return Feedback(
-            exercise,
-            INCORRECT,
-            "the samples are right but the gradient with respect to rate is zero: the noise "
-            "depends on the rate, or the rate was detached. Draw U without the rate and "
-            "compute -log(U) / rate from it.",
-            "noise depends on parameters",
-        )
-    if not torch.allclose(g_rate, expected, rtol=1e-4, atol=1e-6):
-        return Feedback(
-            exercise,
-            INCORRECT,
-            "the gradient with respect to rate is wrong: for y = -log(U) / rate every "
-            "sample has dy/drate = log(U) / rate**2 = -y / rate.",
-            "wrong gradient",
-        )
-    verdict = _generator_checks(fn, (rate,), n, ctx, out, _RATE_LABEL)
-    if verdict is not None:
-        return verdict
-    return Feedback(
-        exercise,
-        CORRECT,
-        f"all checks passed: shape, no negative sample, mean and standard deviation 1/rate "
-        f"(within 5 standard errors, n = {n}), dy/drate = -y/rate for every sample, and "
-        "reproducible with a seeded generator. Well done!",
+            "u = [0.1, 0.5, 0.9] as a column, rate = [0.5, 2, 4]",
+        ),
+        Case(
+            (torch.tensor(u_edges, dtype=f64), torch.tensor(2.0, dtype=f64)),
+            "u = [0, 0.25, 0.5, 1 - 2**-53] (torch.rand can return 0), rate = 2",
+        ),
+        Case(
+            (torch.tensor([0.0, 0.25, 0.5], dtype=torch.float32), torch.tensor(2.0)),
+            "float32 u = [0, 0.25, 0.5], rate = 2",
+        ),
+    ]
+    feedback = check_function(
+        fn,
+        exercise="exponential inverse CDF",
+        reference=toy.exponential_icdf,
+        cases=cases,
+        mistakes=_exp_icdf_mistakes(),
+        atol=1e-6,
+        rtol=1e-5,
+        no_grad_message="the values are right but no gradient flows back to rate (or u): "
+        "keep every step a differentiable torch operation (no .item(), .detach() or numpy).",
     )
+    if feedback.passed:
+        return Feedback(
+            feedback.exercise,
+            CORRECT,
+            f"all {len(cases)} checks passed: -log(1 - u) / rate, finite at u = 0, broadcast "
+            "against the rates, in float64 and float32, with the right gradients "
+            "(dy/drate = -y/rate). Well done!",
+        )
+    if feedback.status == INCORRECT and feedback.mistake is None:
+        zero_case = cases[1]
+        args = tuple(a.detach().clone() for a in zero_case.args)
+        out, _ = call_safely(fn, args, CheckContext(feedback.exercise, 0.0, 0.0), "")
+        if isinstance(out, torch.Tensor) and not bool(torch.isfinite(out.detach()).all()):
+            return Feedback(
+                feedback.exercise,
+                INCORRECT,
+                f"some of your values are not finite for {zero_case.label}: "
+                f"{fmt(out.detach().reshape(-1))}. 1 - u lies in (0, 1], so "
+                "-torch.log1p(-u) / rate is finite for every u in [0, 1).",
+                "not finite",
+            )
+    return feedback
 
 
 # --------------------------------------------------------------------------------------
 # Exercise: the score-function estimator of the Gaussian toy
 # --------------------------------------------------------------------------------------
-
-
-def reference_score_function_estimator(
-    x: torch.Tensor, mu: float, sigma: float, k: float
-) -> torch.Tensor:
-    r"""Per-sample score-function estimates of :math:`\partial_\mu \mathbb E[(x - k)^2]`:
-    :math:`(x - k)^2 (x - \mu)/\sigma^2`.
-
-    Args:
-        x: samples of :math:`\mathcal N(\mu, \sigma^2)`, any shape.
-        mu, sigma, k: mean, standard deviation and target.
-
-    Returns:
-        Tensor of the shape of ``x``.
-
-    Reference: Williams, Machine Learning 1992; Mohamed et al., JMLR 2020.
-    """
-    return (x - k) ** 2 * (x - mu) / sigma**2
 
 
 def _normal_log_prob(x, mu, sigma):
@@ -576,7 +552,9 @@ def check_score_function_estimator(fn: Callable) -> Feedback:
     r"""Check ``fn(x, mu, sigma, k)`` = the per-sample score-function estimates
     :math:`(x - k)^2 (x - \mu)/\sigma^2` (``sigma`` the standard deviation).
 
-    Compared with :func:`reference_score_function_estimator` on a vector with
+    Compared with
+    :func:`~dae_course.ch05_reparameterisation.problems.score_function_estimates` on a vector
+    with
     :math:`\sigma = 2` (where :math:`\sigma`, :math:`\sigma^2` and :math:`\sigma^4` differ),
     the chapter's toy (:math:`\mu = \sigma = 1`) and a batch. Named mistakes: the score
     factor left out, the pathwise estimator instead, the sign flipped, divided by
@@ -670,7 +648,7 @@ def check_score_function_estimator(fn: Callable) -> Feedback:
     feedback = check_function(
         fn,
         exercise="score-function estimator",
-        reference=reference_score_function_estimator,
+        reference=toy.score_function_estimates,
         cases=cases,
         mistakes=mistakes,
         atol=1e-8,
@@ -682,5 +660,90 @@ def check_score_function_estimator(fn: Callable) -> Feedback:
             CORRECT,
             f"all {len(cases)} checks passed: one estimate per sample, right for sigma = 2, "
             "for the chapter's toy and for a batch. Well done!",
+        )
+    return feedback
+
+
+# --------------------------------------------------------------------------------------
+# Exercise: the score-function variance for any sigma (a derivation)
+# --------------------------------------------------------------------------------------
+
+
+def _score_variance(d, sigma):
+    return toy.score_function_variance(d, sigma, 0.0)  # mu = d, k = 0
+
+
+def check_score_variance(fn: Callable) -> Feedback:
+    r"""Check ``fn(d, sigma)`` = the variance of the per-draw score-function estimate
+    :math:`(x - k)^2 (x - \mu)/\sigma^2`, :math:`x \sim \mathcal N(\mu, \sigma^2)`, as a
+    function of :math:`d = \mu - k` and :math:`\sigma`: :math:`d^4/\sigma^2 + 14d^2 +
+    15\sigma^2`.
+
+    Evaluated on :math:`d \in \{0, 1, -2, 3\}` for :math:`\sigma = 1`, :math:`2` and
+    :math:`0.5` (tensors in, a tensor out). Named mistakes: the second moment
+    :math:`\mathbb E[S^2]` instead of the variance, the :math:`\sigma = 1` answer, the
+    cross term :math:`2\,\mathbb E[(d^2 z/\sigma)(\sigma z^3)] = 6d^2` dropped, the estimator
+    without the division by :math:`\sigma^2`, the pathwise variance.
+
+    Args:
+        fn: the student's function ``fn(d, sigma) -> tensor``.
+
+    Returns:
+        A :class:`Feedback`.
+
+    Reference: Mohamed et al., JMLR 2020 (the Gaussian example).
+    """
+    d = torch.tensor([0.0, 1.0, -2.0, 3.0], dtype=torch.float64)
+    cases = [
+        Case((d, torch.tensor(s, dtype=torch.float64)), f"d = [0, 1, -2, 3], sigma = {s:g}", False)
+        for s in (1.0, 2.0, 0.5)
+    ]
+    mistakes = [
+        Mistake(
+            "second moment",
+            lambda d, s: d**4 / s**2 + 18 * d**2 + 15 * s**2,
+            "that is the second moment E[S^2] ({case}). The variance subtracts the squared "
+            "mean: E[S] = 2d, so Var S = E[S^2] - 4 d^2.",
+        ),
+        Mistake(
+            "sigma = 1 only",
+            lambda d, s: d**4 + 14 * d**2 + 15 + 0 * s,
+            "right at sigma = 1 only ({case}): carry sigma through. With x = mu + sigma z, "
+            "S = (d + sigma z)^2 z / sigma = (d^2 / sigma) z + 2 d z^2 + sigma z^3.",
+        ),
+        Mistake(
+            "cross term dropped",
+            lambda d, s: d**4 / s**2 + 8 * d**2 + 15 * s**2,
+            "a cross term is missing ({case}): squaring S = (d^2 / sigma) z + 2 d z^2 + "
+            "sigma z^3 gives 2 (d^2 / sigma) z * sigma z^3 = 2 d^2 z^4, whose mean is 6 d^2.",
+        ),
+        Mistake(
+            "no division by sigma^2",
+            lambda d, s: s**2 * d**4 + 14 * d**2 * s**4 + 15 * s**6,
+            "that is the variance of (x - k)^2 (x - mu), without the division by sigma^2 "
+            "({case}): the score of the mean is (x - mu) / sigma^2.",
+        ),
+        Mistake(
+            "pathwise",
+            lambda d, s: 4 * s**2 + 0 * d,
+            "4 sigma^2 is the pathwise estimator's variance; the score-function estimator "
+            "depends on d too.",
+        ),
+    ]
+    feedback = check_function(
+        fn,
+        exercise="score-function variance",
+        reference=_score_variance,
+        cases=cases,
+        mistakes=mistakes,
+        atol=1e-9,
+        rtol=1e-9,
+    )
+    if feedback.passed:
+        return Feedback(
+            feedback.exercise,
+            CORRECT,
+            "right for every d and sigma tried: Var S = d^4 / sigma^2 + 14 d^2 + 15 sigma^2. "
+            "Well done!",
         )
     return feedback

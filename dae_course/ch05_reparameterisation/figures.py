@@ -6,8 +6,9 @@ r"""Drawings of chapter 5 (backpropagation through random operations).
   the matching ``torch.distributions`` object.
 * :func:`estimator_variance_figure`: measured per-sample variances (and means) of the
   pathwise and score-function estimators on the Gaussian toy, against their closed forms.
-* :func:`draw_estimator_panel`: the two estimators' sample distributions for one target
-  :math:`k`, the ``draw(fig, k)`` function of the chapter's explorer.
+* :func:`estimator_panel`: histograms of the two estimators' per-draw estimates for one
+  target :math:`k`, computed on the page; the chapter's explorer and slider call it from
+  their ``draw(fig, k)``.
 
 Import explicitly: ``from dae_course.ch05_reparameterisation import figures``. Needs
 matplotlib.
@@ -29,7 +30,7 @@ __all__ = [
     "sgd_fit_figure",
     "density_check_figure",
     "estimator_variance_figure",
-    "draw_estimator_panel",
+    "estimator_panel",
 ]
 
 #: Colour of the pathwise (reparameterisation) estimator in every figure of the chapter.
@@ -264,30 +265,28 @@ def estimator_variance_figure(
     return fig
 
 
-def draw_estimator_panel(
+def estimator_panel(
     fig: Figure,
     k: float,
+    pathwise: torch.Tensor,
+    score: torch.Tensor,
     *,
     mu: float = 1.0,
     sigma: float = 1.0,
-    n: int = 20_000,
-    seed: int = 0,
     xlim: Tuple[float, float] = (-45.0, 45.0),
 ) -> str:
-    r"""Histograms of the pathwise and score-function estimates for one target :math:`k`.
+    r"""Histograms of per-draw pathwise and score-function estimates for one target :math:`k`.
 
-    Draws ``n`` samples :math:`x = \mu + \sigma z` (seeded, the same :math:`z` for every
-    ``k``), computes both per-sample estimates of :math:`\partial_\mu \mathbb E[(x - k)^2]`
-    and shows their histograms (log-scaled counts, so the score function's tails stay
-    visible) with the exact gradient :math:`2(\mu - k)` as a vertical line. Meant as the
-    ``draw`` of :func:`relaxlib.explorers.parameter_explorer` and :func:`scrub_animation`.
+    Shows both histograms (log-scaled counts, so the score function's tails stay visible)
+    with the exact gradient :math:`2(\mu - k)` as a vertical line, and the measured and
+    closed-form variances in the legend. The estimates are computed by the caller (the
+    chapter computes them with the estimators defined on its page).
 
     Args:
         fig: the (empty) figure to draw into.
         k: the target.
-        mu, sigma: the toy's parameters.
-        n: samples per histogram.
-        seed: seed of the CPU generator.
+        pathwise, score: the per-draw estimates, 1-d tensors of equal length.
+        mu, sigma: the toy's parameters (for the exact gradient and the closed forms).
         xlim: the horizontal range (values outside are counted in the edge bins).
 
     Returns:
@@ -297,11 +296,11 @@ def draw_estimator_panel(
     """
     from . import problems as toy
 
-    g = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, generator=g, dtype=torch.float64)
-    x = mu + sigma * z
-    path = toy.pathwise_estimates(x, k)
-    score = toy.score_function_estimates(x, mu, sigma, k)
+    path = pathwise.detach().double().cpu().reshape(-1)
+    score = score.detach().double().cpu().reshape(-1)
+    if path.numel() != score.numel() or path.numel() < 2:
+        raise ValueError("pathwise and score must hold the same number (>= 2) of estimates")
+    n = path.numel()
     exact = float(toy.toy_gradient(mu, k))
     v_path, v_score = float(path.var()), float(score.var())
     c_path = float(toy.pathwise_variance(sigma))

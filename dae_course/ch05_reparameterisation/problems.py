@@ -1,5 +1,5 @@
-r"""Toys of chapter 5 (backpropagation through random operations): reparameterised samplers
-and the Gaussian toy on which pathwise and score-function gradients are compared.
+r"""Toys of chapter 5 (backpropagation through random operations): the Gaussian toy on which
+pathwise and score-function gradients are compared, and two reparameterised samplers.
 
 The Gaussian toy (Mohamed et al., 2020): minimise :math:`F(\mu) = \mathbb E[(x - k)^2]` over
 the mean of :math:`x \sim \mathcal N(\mu, \sigma^2)`. Exactly,
@@ -13,33 +13,40 @@ single-sample estimators of :math:`F'(\mu)` are polynomials in :math:`z`:
   = (x - k)^2 (x - \mu)/\sigma^2 = (d + \sigma z)^2 z/\sigma`, variance
   :math:`d^4/\sigma^2 + 14 d^2 + 15\sigma^2` (:math:`d^4 + 14d^2 + 15` at :math:`\sigma = 1`).
 
+The chapter's page defines the two estimators as autograd computations
+(:func:`pathwise_gradients`, :func:`score_function_gradients`); this module holds the copies
+that tests and chapter 8 use, checked to be the page's source by ``tests/test_page_sources.py``.
 Because both estimators are polynomials in a standard normal, every moment is exact (from
-:math:`\mathbb E[z^{2m}] = (2m - 1)!!`), including the standard error of a *sample* variance,
-which is what a notebook needs to state how close a measured variance must be.
+:math:`\mathbb E[z^{2m}] = (2m - 1)!!`), including the fourth central moment that the standard
+error of a *sample* variance needs (:func:`dae_course.stats.sample_variance_standard_error`).
 
-Needs only torch. Reference: S. Mohamed, M. Rosca, M. Figurnov and A. Mnih, "Monte Carlo
-gradient estimation in machine learning", JMLR 21(132), 2020.
+Needs only torch (and relaxlib). Reference: S. Mohamed, M. Rosca, M. Figurnov and A. Mnih,
+"Monte Carlo gradient estimation in machine learning", JMLR 21(132), 2020.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
+import torch.distributions as D
+
+import relaxlib as rl
 
 __all__ = [
     "toy_loss",
     "toy_gradient",
+    "pathwise_gradients",
+    "score_function_gradients",
+    "per_sample_gradients",
     "pathwise_estimates",
     "score_function_estimates",
-    "per_sample_gradients",
     "pathwise_variance",
     "score_function_variance",
     "estimator_polynomial",
     "gaussian_moment",
     "polynomial_moments",
-    "sample_variance_standard_error",
+    "exponential_icdf",
     "exponential_rsample",
     "gumbel_rsample",
     "EULER_GAMMA",
@@ -128,46 +135,58 @@ def score_function_variance(mu: Number, sigma: Number, k: Number) -> Number:
 
 
 # --------------------------------------------------------------------------------------
-# The Gaussian toy: the estimators
+# The Gaussian toy: the estimators (the page's, by autograd) and their closed forms
 # --------------------------------------------------------------------------------------
 
 
-def pathwise_estimates(x: torch.Tensor, k: Number) -> torch.Tensor:
-    r"""Per-sample pathwise gradients :math:`\partial_\mu (x - k)^2 = 2(x - k)`, with
-    :math:`x = \mu + \sigma z` (so :math:`\partial x/\partial\mu = 1`).
+def pathwise_gradients(mu, sigma, k, z):
+    r"""Per-draw pathwise estimates of :math:`\partial_\mu \mathbb E[(x - k)^2]`, by autograd
+    through the reparameterised draws :math:`x = \mu + \sigma z`.
+
+    Every draw gets its own copy :math:`\mu_i` of the mean, so one backward pass of
+    :math:`\sum_i (x_i - k)^2` gives all per-draw gradients :math:`2(x_i - k)`.
+
+    Defined on the page: chapters/05_reparameterisation.ipynb
 
     Args:
-        x: samples of :math:`\mathcal N(\mu, \sigma^2)`, any shape.
-        k: the target (number or broadcastable tensor).
+        mu, sigma, k: the mean, standard deviation and target (numbers).
+        z: standard normal noise, a floating tensor of any shape (its device and dtype are
+            used).
 
     Returns:
-        One unbiased estimate of :math:`2(\mu - k)` per sample, a tensor of the shape of ``x``.
+        One unbiased estimate of :math:`2(\mu - k)` per entry of ``z``.
 
     Reference: Kingma & Welling, ICLR 2014; Mohamed et al., JMLR 2020, section 5.
     """
-    return 2 * (x - k)
+    mus = torch.full_like(z, mu, requires_grad=True)  # every draw gets its own copy of mu
+    x = mus + sigma * z  # the reparameterised draws
+    (grad,) = torch.autograd.grad(((x - k) ** 2).sum(), mus)
+    return grad
 
 
-def score_function_estimates(x: torch.Tensor, mu: Number, sigma: Number, k: Number) -> torch.Tensor:
-    r"""Per-sample score-function gradients :math:`(x - k)^2\,(x - \mu)/\sigma^2`.
+def score_function_gradients(mu, sigma, k, x):
+    r"""Per-draw score-function estimates of :math:`\partial_\mu \mathbb E[(x - k)^2]`: the
+    cost :math:`(x - k)^2` times the score :math:`\partial_\mu \log \mathcal N(x; \mu,
+    \sigma^2)`, by autograd through ``torch.distributions.Normal.log_prob``.
 
-    :math:`(x - \mu)/\sigma^2` is the score :math:`\partial_\mu \log \mathcal N(x; \mu,
-    \sigma^2)`; the cost :math:`(x - k)^2` multiplies it. No derivative of the cost is used.
+    The draws are data: no gradient flows through ``x``, so any sampler will do. The result
+    equals :math:`(x - k)^2 (x - \mu)/\sigma^2` (:func:`score_function_estimates`).
+
+    Defined on the page: chapters/05_reparameterisation.ipynb
 
     Args:
-        x: samples of :math:`\mathcal N(\mu, \sigma^2)`, any shape.
-        mu, sigma, k: numbers or tensors broadcastable with ``x`` (``sigma`` the standard
-            deviation).
+        mu, sigma, k: the mean, standard deviation and target (numbers).
+        x: draws of :math:`\mathcal N(\mu, \sigma^2)`, a floating tensor of any shape.
 
     Returns:
-        One unbiased estimate of :math:`2(\mu - k)` per sample, a tensor of the broadcast
-        shape.
+        One unbiased estimate of :math:`2(\mu - k)` per draw.
 
-    Reference: Williams, "Simple statistical gradient-following algorithms for
-    connectionist reinforcement learning", Machine Learning 1992; Mohamed et al., JMLR 2020,
-    section 4.
+    Reference: Williams, Machine Learning 1992; Mohamed et al., JMLR 2020, section 4.
     """
-    return (x - k) ** 2 * (x - mu) / sigma**2
+    mus = torch.full_like(x, mu, requires_grad=True)
+    log_p = D.Normal(mus, sigma).log_prob(x)  # x is data: nothing flows through it
+    (grad,) = torch.autograd.grad(((x - k) ** 2 * log_p).sum(), mus)
+    return grad
 
 
 def per_sample_gradients(
@@ -180,24 +199,16 @@ def per_sample_gradients(
     device: Optional[Union[str, torch.device]] = None,
     dtype: torch.dtype = torch.float64,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
-    r"""Both estimators for ``n`` samples, computed by autograd rather than by formula.
+    r"""Both estimators for the same ``n`` draws :math:`x = \mu + \sigma z`.
 
-    Each sample gets its own copy :math:`\mu_i` of the mean (a vector of ``n`` equal entries
-    that requires grad), so one backward pass gives all ``n`` per-sample gradients:
-
-    * pathwise: :math:`x_i` = ``rl.normal_rsample(mu_i, sigma)``, gradient of
-      :math:`\sum_i (x_i - k)^2` with respect to :math:`\mu_i`;
-    * score function: gradient of :math:`\sum_i \mathrm{sg}[(x_i - k)^2] \log
-      \mathcal N(\mathrm{sg}[x_i]; \mu_i, \sigma^2)` (``sg``: stop gradient), using
-      ``torch.distributions.Normal.log_prob``.
-
-    Both use the same draws :math:`x_i`.
+    Draws :math:`z` (on the generator's device, then moved to ``device``) and returns
+    ``(pathwise_gradients(mu, sigma, k, z), score_function_gradients(mu, sigma, k, x))``.
 
     Args:
         mu, sigma, k: the toy's mean, standard deviation (> 0) and target.
-        n: number of samples.
+        n: number of draws, a positive int.
         generator: optional ``torch.Generator`` for the noise (a CPU generator gives the same
-            samples on every device).
+            draws on every device).
         device: where the tensors live (default: the CPU).
         dtype: floating dtype (default float64, so sample variances are accurate).
 
@@ -206,20 +217,45 @@ def per_sample_gradients(
 
     Reference: Mohamed et al., JMLR 2020, sections 4 and 5.
     """
-    import relaxlib as rl
-
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
     device = torch.device("cpu") if device is None else torch.device(device)
-    mus = torch.full((n,), float(mu), dtype=dtype, device=device, requires_grad=True)
-    x = rl.normal_rsample(mus, float(sigma), generator=generator)
-    (pathwise,) = torch.autograd.grad(((x - k) ** 2).sum(), mus)
+    noise_device = generator.device if generator is not None else device
+    z = torch.randn(n, generator=generator, dtype=dtype, device=noise_device).to(device)
+    x = mu + sigma * z
+    return pathwise_gradients(mu, sigma, k, z), score_function_gradients(mu, sigma, k, x)
 
-    mus2 = mus.detach().clone().requires_grad_(True)
-    xs = x.detach()
-    log_p = torch.distributions.Normal(mus2, float(sigma)).log_prob(xs)
-    (score,) = torch.autograd.grad((((xs - k) ** 2) * log_p).sum(), mus2)
-    return pathwise, score
+
+def pathwise_estimates(x: torch.Tensor, k: Number) -> torch.Tensor:
+    r"""The closed form of :func:`pathwise_gradients`: :math:`2(x - k)` per draw.
+
+    Args:
+        x: draws of :math:`\mathcal N(\mu, \sigma^2)`, any shape.
+        k: the target (number or broadcastable tensor).
+
+    Returns:
+        A tensor of the shape of ``x``.
+
+    Reference: Mohamed et al., JMLR 2020, section 5.
+    """
+    return 2 * (x - k)
+
+
+def score_function_estimates(x: torch.Tensor, mu: Number, sigma: Number, k: Number) -> torch.Tensor:
+    r"""The closed form of :func:`score_function_gradients`:
+    :math:`(x - k)^2\,(x - \mu)/\sigma^2` per draw (also the reference of exercise 3).
+
+    Args:
+        x: draws of :math:`\mathcal N(\mu, \sigma^2)`, any shape.
+        mu, sigma, k: numbers or tensors broadcastable with ``x`` (``sigma`` the standard
+            deviation).
+
+    Returns:
+        A tensor of the broadcast shape.
+
+    Reference: Williams 1992; Mohamed et al., JMLR 2020, section 4.
+    """
+    return (x - k) ** 2 * (x - mu) / sigma**2
 
 
 # --------------------------------------------------------------------------------------
@@ -306,34 +342,6 @@ def polynomial_moments(coeffs: Sequence[float]) -> Tuple[float, float, float]:
     return mean, _expect(sq), _expect(_poly_mul(sq, sq))
 
 
-def sample_variance_standard_error(coeffs: Sequence[float], n: int) -> float:
-    r"""Standard deviation of the unbiased sample variance of ``n`` i.i.d. draws of
-    :math:`S = \sum_j c_j z^j`.
-
-    For i.i.d. draws with variance :math:`\sigma_S^2` and fourth central moment
-    :math:`\mu_4`, the unbiased sample variance :math:`s^2` has
-
-    .. math:: \operatorname{Var}(s^2) = \frac{\mu_4}{n} - \frac{\sigma_S^4 (n - 3)}{n (n - 1)} .
-
-    Heavy tails make :math:`\mu_4` large: for the score-function estimator at :math:`d = 0`,
-    :math:`S = \sigma z^3` and :math:`\mu_4 = 10395\,\sigma^4` against :math:`\sigma_S^4 =
-    225\,\sigma^4`.
-
-    Args:
-        coeffs: the coefficients of :math:`S`, lowest degree first.
-        n: the sample size, at least 2.
-
-    Returns:
-        :math:`\sqrt{\operatorname{Var}(s^2)}`.
-
-    Reference: e.g. Cramér, *Mathematical Methods of Statistics*, 1946, section 27.4.
-    """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ValueError(f"n must be an int >= 2, got {n!r}")
-    _, var, mu4 = polynomial_moments(coeffs)
-    return math.sqrt(max(mu4 / n - var**2 * (n - 3) / (n * (n - 1)), 0.0))
-
-
 # --------------------------------------------------------------------------------------
 # Two more reparameterised samplers, and a distribution check
 # --------------------------------------------------------------------------------------
@@ -345,18 +353,37 @@ def _shape(sample_shape) -> torch.Size:
     return torch.Size(tuple(sample_shape))
 
 
+def exponential_icdf(u: torch.Tensor, rate: torch.Tensor) -> torch.Tensor:
+    r"""The exponential's inverse CDF :math:`F_\lambda^{-1}(u) = -\log(1 - u)/\lambda`, computed
+    as ``-log1p(-u) / rate``.
+
+    ``torch.rand`` draws :math:`u` from :math:`[0, 1)`, zero included, so :math:`1 - u` lies in
+    :math:`(0, 1]` and the result is finite (``log1p`` keeps the precision of small
+    :math:`u`). The mirrored :math:`-\log(u)/\lambda` has the same distribution for uniform
+    :math:`u` but is infinite at :math:`u = 0`. Also the reference of exercise 2.
+
+    Args:
+        u: values in :math:`[0, 1)`, a floating tensor.
+        rate: :math:`\lambda > 0`, a floating tensor broadcastable with ``u``.
+
+    Returns:
+        Tensor of the broadcast shape; :math:`\partial y/\partial\lambda = -y/\lambda`.
+
+    Reference: Devroye, *Non-Uniform Random Variate Generation*, 1986, section II.2.
+    """
+    return -torch.log1p(-u) / rate
+
+
 def exponential_rsample(
     rate: torch.Tensor,
     sample_shape: Union[int, Sequence[int]] = (),
     generator: Optional[torch.Generator] = None,
 ) -> torch.Tensor:
-    r"""A reparameterised exponential sample by the inverse CDF: :math:`y = -\log(U)/\lambda`.
+    r"""A reparameterised exponential sample by the inverse CDF: :math:`y = -\log(1 - U)/\lambda`.
 
-    The CDF :math:`F(y) = 1 - e^{-\lambda y}` has inverse :math:`-\log(1 - u)/\lambda`; since
-    :math:`1 - U` and :math:`U` have the same distribution, :math:`-\log(U)/\lambda` is
-    exponential too. The noise :math:`U \sim \mathcal U(0, 1)` involves no parameter, so
-    :math:`\partial y/\partial\lambda = \log(U)/\lambda^2 = -y/\lambda`. :math:`U` is kept
-    :math:`\ge` the smallest positive normal number of its dtype, so :math:`y` is finite.
+    :math:`U \sim \mathcal U[0, 1)` (``torch.rand``) involves no parameter, so
+    :math:`\partial y/\partial\lambda = \log(1 - U)/\lambda^2 = -y/\lambda`; see
+    :func:`exponential_icdf` for why :math:`1 - U`, not :math:`U`.
 
     Args:
         rate: :math:`\lambda > 0`, a floating tensor (may require grad).
@@ -376,8 +403,7 @@ def exponential_rsample(
     shape = _shape(sample_shape) + rate.shape
     noise_device = generator.device if generator is not None else rate.device
     u = torch.rand(shape, generator=generator, dtype=rate.dtype, device=noise_device)
-    u = u.clamp(min=torch.finfo(rate.dtype).tiny).to(rate.device)
-    return -torch.log(u) / rate
+    return exponential_icdf(u.to(rate.device), rate)
 
 
 def gumbel_rsample(
@@ -404,8 +430,6 @@ def gumbel_rsample(
 
     Reference: Gumbel, *Statistical Theory of Extreme Values*, 1954.
     """
-    import relaxlib as rl
-
     for name, t in (("loc", loc), ("scale", scale)):
         if not isinstance(t, torch.Tensor) or not t.is_floating_point():
             raise TypeError(f"{name} must be a floating torch.Tensor")
