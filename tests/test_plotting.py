@@ -85,6 +85,47 @@ def test_jshtml_is_deterministic_and_ids_unique():
     assert 'id="_anim_imgfixed_1"' in fixed and "animfixed_1.play_animation()" in fixed
 
 
+_FRESH_RUN = """
+import matplotlib
+matplotlib.use("Agg")
+from dae_course import sliders
+
+def draw(fig, v):
+    fig.add_subplot().plot([0, 1], [0, v])
+
+print(sliders.jshtml(lambda: sliders.scrub_animation(draw, [1, 2]), alt="demo").data)
+"""
+
+
+def test_jshtml_is_the_same_in_a_fresh_kernel():
+    # nbval compares a fresh run with the stored HTML: no random uuid may survive.
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", _FRESH_RUN], capture_output=True, text=True, check=True
+        ).stdout
+        for _ in range(2)
+    ]
+    assert runs[0] == runs[1] and "_anim_img" in runs[0]
+
+
+def test_jshtml_id_does_not_depend_on_pixels():
+    # Another FreeType or matplotlib build draws other pixels; the id must not change.
+    a = sliders.jshtml(lambda: sliders.scrub_animation(draw_line, TEMPS[:2]), alt="x").data
+    b = sliders.jshtml(lambda: sliders.scrub_animation(draw_line, TEMPS[2:4]), alt="x").data
+    ida = re.search(r'id="_anim_img(\w+)_\d+"', a).group(1)
+    idb = re.search(r'id="_anim_img(\w+)_\d+"', b).group(1)
+    assert ida == idb
+
+
+def test_jshtml_renders_every_frame_past_the_embed_limit():
+    # matplotlib silently drops frames beyond animation.embed_limit; jshtml must not.
+    with matplotlib.rc_context({"animation.embed_limit": 1e-4}):  # in MB: about 100 bytes
+        html = sliders.jshtml(
+            lambda: sliders.scrub_animation(draw_line, TEMPS[:3], figsize=(2, 2))
+        ).data
+    assert sliders.jshtml_frame_count(html) == 3
+
+
 def test_jshtml_closes_figure():
     before = len(plt.get_fignums())
     sliders.jshtml(lambda: sliders.scrub_animation(draw_line, TEMPS[:2], figsize=(2, 2)))
