@@ -1,8 +1,11 @@
 r"""Drawings of chapter 6 (discrete outputs and REINFORCE), all on the Bernoulli toy
-:math:`\min_\theta \mathbb E_{b \sim \mathrm{Bernoulli}(\theta)}[(b - t)^2]` of
-:mod:`relaxlib.toys.reinforce`.
+:math:`\min_\theta \mathbb E_{b \sim \mathrm{Bernoulli}(\theta)}[(b - t)^2]` whose exact
+answers are in :mod:`dae_course.ch06_reinforce.problems`.
 
-Import explicitly: ``from dae_course.ch06_reinforce import figures as reinforce``. Needs matplotlib.
+The figures draw what the page computed (sample averages, autograd slopes, SGD paths,
+measured variances) next to those exact answers; no estimator runs in here.
+
+Import explicitly: ``from dae_course.ch06_reinforce import figures as rplot``. Needs matplotlib.
 """
 
 from __future__ import annotations
@@ -37,47 +40,41 @@ _PLAIN, _LOO, _EXACT = CATEGORY_COLORS[0], CATEGORY_COLORS[1], "#d62728"
 def sample_loss_figure(
     t: float,
     us: Sequence[float],
-    average_us: torch.Tensor,
-    points: int = 801,
+    grid: torch.Tensor,
+    average: torch.Tensor,
+    slope: torch.Tensor,
 ) -> Figure:
     r"""Single-sample losses are steps in :math:`\theta`; the expected loss is smooth.
 
-    Left: :math:`\mathcal L(\mathbf{1}[u < \theta]) = (b - t)^2` against :math:`\theta` for each
-    fixed noise value ``u`` in ``us`` (a step from :math:`t^2` to :math:`(1 - t)^2` at
-    :math:`\theta = u`), the average over the many values ``average_us`` (a staircase), and the
-    exact :math:`F(\theta) = \theta(1-t)^2 + (1-\theta)t^2`. Right: the derivative in
-    :math:`\theta` that autograd returns for that staircase (through
-    :func:`relaxlib.toys.reinforce.bernoulli_step`: zero everywhere) against the exact
-    :math:`F'(\theta) = 1 - 2t`.
+    Left: the loss :math:`(b - t)^2` of one sample :math:`b = \mathbf{1}[u < \theta]` against
+    :math:`\theta` for each fixed noise value ``u`` in ``us`` (a step from :math:`t^2` to
+    :math:`(1 - t)^2` at :math:`\theta = u`), the ``average`` of many such losses computed on
+    the page (a staircase), and the exact :math:`F(\theta) = \theta(1-t)^2 + (1-\theta)t^2`.
+    Right: the derivative of that average which autograd returned on the page (``slope``)
+    against the exact :math:`F'(\theta) = 1 - 2t`.
 
     Args:
         t: the target.
         us: a few noise values in (0, 1), one step curve each.
-        average_us: a 1-d tensor of many noise values, for the staircase average.
-        points: grid size over :math:`\theta \in (0, 1)`.
+        grid: the values of :math:`\theta`, a 1-d tensor.
+        average: the average loss at each grid point, the shape of ``grid``.
+        slope: autograd's derivative of ``average`` at each grid point.
 
     Returns:
         The figure (two axes).
     """
-    grid = torch.linspace(0.0005, 0.9995, points, dtype=torch.float64)
+    grid, average, slope = (x.detach().cpu().double() for x in (grid, average, slope))
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
     for k, u in enumerate(us):
-        b = toy.bernoulli_step(torch.tensor(float(u), dtype=torch.float64), grid)
         ax1.plot(
             grid,
-            toy.loss(b, t),
+            torch.where(grid > float(u), (1 - t) ** 2, t**2),  # b = 1 once theta passes u
             color=CATEGORY_COLORS[(k + 2) % len(CATEGORY_COLORS)],
             lw=1,
             alpha=0.8,
             label=f"one sample, u = {float(u):.2f}",
         )
-    theta = grid.clone().requires_grad_(True)
-    au = torch.as_tensor(average_us, dtype=torch.float64).reshape(-1, 1)
-    average = toy.loss(toy.bernoulli_step(au, theta), t).mean(0)
-    (slope,) = torch.autograd.grad(average.sum(), theta)
-    ax1.plot(
-        grid, average.detach(), color=_PLAIN, lw=1.5, label=f"average of {au.shape[0]} samples"
-    )
+    ax1.plot(grid, average, color=_PLAIN, lw=1.5, label="average of the samples")
     ax1.plot(grid, toy.expected_loss(grid, t), color=_EXACT, lw=2, ls="--", label="E[L(θ)]")
     ax1.set_xlabel("θ = P(b = 1)")
     ax1.set_ylabel("loss")
@@ -140,7 +137,7 @@ def sgd_figure(
 
     Args:
         panels: ``(title, runs, exact)`` per panel: ``runs`` of shape ``(steps + 1, R)``
-            (from :func:`relaxlib.toys.reinforce.sgd`), of which the first ``show`` are drawn
+            (the page's ``sgd``), of which the first ``show`` are drawn
             as thin lines, and ``exact`` of shape ``(steps + 1,)`` or ``(steps + 1, 1)``, the
             exact-gradient path, drawn dashed.
         show: how many runs to draw per panel.
@@ -174,8 +171,8 @@ def baseline_variance_figure(
     r"""Per-sample variance of REINFORCE with a constant baseline :math:`c`, against :math:`c`.
 
     Draws the exact :math:`\operatorname{Var}_c = (c - c^\star)^2/(\theta(1 - \theta))`
-    (:func:`relaxlib.toys.reinforce.per_sample_variance`) on a logarithmic axis, the measured
-    values as markers, vertical lines at :math:`c = \mathbb E[\mathcal L]` and
+    (:func:`~dae_course.ch06_reinforce.problems.per_sample_variance`) on a logarithmic axis,
+    the measured values as markers, vertical lines at :math:`c = \mathbb E[\mathcal L]` and
     :math:`c = c^\star`, and, if given, :math:`m \operatorname{Var}` of the leave-one-out
     estimate as horizontal lines (comparable with a per-sample variance).
 
@@ -231,11 +228,12 @@ def draw_estimate_distribution(
 
     Each panel shows, as probability histograms, the estimate without a baseline and with the
     leave-one-out baseline (for :math:`m \ge 2`), both from
-    :func:`relaxlib.toys.reinforce.estimate_distribution` (exact, no sampling), with the true
-    gradient :math:`1 - 2t` and zero marked, and the probability that the estimate has the
-    right sign in the title. The x range is :math:`\pm 4` standard deviations of the plain
-    estimate around the truth. Meant as the ``draw`` function of
-    :func:`relaxlib.sliders.scrub_animation` and :func:`relaxlib.explorers.parameter_explorer`.
+    :func:`~dae_course.ch06_reinforce.problems.estimate_distribution` (exact, no sampling),
+    with the true gradient :math:`1 - 2t` and zero marked, and the probability that the
+    estimate has the right sign in the title. The x range is :math:`\pm 4` standard
+    deviations of the plain estimate around the truth. Meant as the ``draw`` function of
+    :func:`dae_course.sliders.scrub_animation` and
+    :func:`dae_course.explorers.parameter_explorer`.
 
     Args:
         fig: the empty figure to draw into; one axes per target is added.

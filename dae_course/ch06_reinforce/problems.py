@@ -1,4 +1,5 @@
-r"""Toys of chapter 6 (discrete outputs and REINFORCE): the Bernoulli toy of REBAR and RELAX.
+r"""Exact answers for the toy of chapter 6 (discrete outputs and REINFORCE): the Bernoulli
+toy of REBAR and RELAX.
 
 The problem: minimise :math:`F(\theta) = \mathbb E_{b \sim \mathrm{Bernoulli}(\theta)}[(b - t)^2]`
 over :math:`\theta \in (0, 1)` for a fixed target :math:`t`. Because :math:`b` takes two values,
@@ -21,11 +22,12 @@ through the number :math:`K \sim \mathrm{Binomial}(m, \theta)` of ones. The same
 leave-one-out baseline, whose estimate is
 :math:`K (m - K)(1 - 2t) / (m (m - 1)\theta(1 - \theta))`.
 
-This module gives the exact values (expected loss, gradient, per-sample and :math:`m`-sample
-variances, the optimal constant baseline, the exact distribution of an estimate), Monte Carlo
-estimates computed with :func:`relaxlib.reinforce_surrogate` and autograd (vectorised: every
-sample and every replicate in one tensor), and stochastic gradient descent on
-:math:`\theta = \operatorname{sigmoid}(w)`. Needs only torch.
+This module holds only those exact values (expected loss, gradient, per-sample and
+:math:`m`-sample variances, the optimal constant baseline, the exact distribution of an
+estimate, the standard error of a measured variance), against which the chapter measures its
+estimators. The estimators themselves (the sample, its log-probability, the REINFORCE
+surrogate, the baselines and the SGD loop) are written on the page,
+``chapters/06_reinforce.ipynb``. Needs only torch.
 
 References: G. Tucker, A. Mnih, C. J. Maddison, D. Lawson and J. Sohl-Dickstein, "REBAR:
 Low-variance, unbiased gradient estimates for discrete latent variable models", NeurIPS 2017;
@@ -39,20 +41,15 @@ a baseline for free!", ICLR workshop 2019.
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple, Union
+from typing import Tuple, Union
 
 import torch
-import torch.nn.functional as F
 
-from relaxlib import reinforce_surrogate
+from ..stats import sample_variance_standard_error
 
 __all__ = [
     "expected_loss",
     "exact_gradient",
-    "bernoulli_step",
-    "log_prob",
-    "loss",
-    "score",
     "estimator_values",
     "per_sample_variance",
     "optimal_baseline",
@@ -62,8 +59,7 @@ __all__ = [
     "distribution_moments",
     "sign_probability",
     "samples_for_sign",
-    "reinforce_estimates",
-    "sgd",
+    "variance_standard_error",
 ]
 
 Number = Union[float, torch.Tensor]
@@ -104,51 +100,6 @@ def exact_gradient(theta: Number, t: Number) -> Number:
         :math:`1 - 2t`, broadcast to the shape of ``theta * t``.
     """
     return 0 * theta + (1 - 2 * t)
-
-
-def bernoulli_step(u: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-    r"""A Bernoulli sample as a step function of :math:`\theta`, written so autograd sees it:
-    :math:`b = \mathbf{1}[u < \theta] = (\operatorname{sign}(\theta - u) + 1)/2`.
-
-    With :math:`u \sim U(0, 1)`, :math:`b \sim \mathrm{Bernoulli}(\theta)`. PyTorch defines the
-    derivative of ``sign`` as zero, so ``backward`` through this sample gives
-    :math:`\partial b/\partial\theta = 0` for every :math:`u` (at :math:`u = \theta` the true
-    derivative does not exist; the value there is :math:`1/2`, a zero-probability event).
-
-    Args:
-        u: uniform noise in :math:`[0, 1)`, floating.
-        theta: :math:`P(b = 1)`, floating, broadcastable with ``u``.
-
-    Returns:
-        :math:`b \in \{0, 1\}`, of the broadcast shape, differentiable (with zero derivative).
-    """
-    return (torch.sign(theta - u) + 1) / 2
-
-
-def log_prob(b: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-    r"""The log-probability :math:`\log p(b;\theta) = b\log\theta + (1 - b)\log(1 - \theta)`.
-
-    Args:
-        b: samples (0 or 1), floating.
-        theta: :math:`P(b = 1)` in :math:`(0, 1)`, broadcastable with ``b``.
-
-    Returns:
-        The log-probability of each sample, differentiable in ``theta``.
-    """
-    return b * torch.log(theta) + (1 - b) * torch.log1p(-theta)
-
-
-def loss(b: torch.Tensor, t: Number) -> torch.Tensor:
-    r"""The toy's loss :math:`\mathcal L(b) = (b - t)^2`."""
-    return (b - t) ** 2
-
-
-def score(b: torch.Tensor, theta: Number) -> torch.Tensor:
-    r"""The score :math:`\partial_\theta \log p(b;\theta) = b/\theta - (1 - b)/(1 - \theta)`.
-
-    Its mean is zero: :math:`\theta \cdot 1/\theta - (1 - \theta)/(1 - \theta) = 0`.
-    """
-    return b / theta - (1 - b) / (1 - theta)
 
 
 def estimator_values(theta: Number, t: Number, c: Number = 0.0) -> Tuple[Number, Number]:
@@ -366,135 +317,23 @@ def samples_for_sign(theta: float, t: float, prob: float = 0.95, c: float = 0.0)
     return math.ceil((z * sigma / mu) ** 2)
 
 
-# --------------------------------------------------------------------------------------
-# Monte Carlo with relaxlib.reinforce_surrogate
-# --------------------------------------------------------------------------------------
+def variance_standard_error(
+    theta: float, t: float, m: int, n: int, baseline: Baseline = None
+) -> float:
+    r"""Standard error of the sample variance of ``n`` independent :math:`m`-sample estimates.
 
-
-def _uniform(shape, generator, device, dtype) -> torch.Tensor:
-    noise_device = generator.device if generator is not None else device
-    u = torch.rand(shape, generator=generator, device=noise_device, dtype=dtype)
-    return u.to(device)
-
-
-def _surrogate_baseline(baseline: Baseline, losses: torch.Tensor):
-    """Translate the toy's baseline names into what reinforce_surrogate takes."""
-    if baseline == "mean":
-        return losses.mean(0, keepdim=True)  # includes sample i itself: biased
-    if baseline == "self":
-        return losses  # b_i = L_i: the estimate is identically zero
-    if isinstance(baseline, str) and baseline != "loo":
-        raise ValueError(
-            f"baseline must be None, a number, 'loo', 'mean' or 'self', got {baseline!r}"
-        )
-    return baseline
-
-
-def reinforce_estimates(
-    theta: float,
-    t: float,
-    m: int,
-    replicates: int,
-    *,
-    baseline: Baseline = None,
-    generator: Optional[torch.Generator] = None,
-    device: Optional[torch.device] = None,
-    dtype: torch.dtype = torch.float64,
-) -> torch.Tensor:
-    r"""``replicates`` independent :math:`m`-sample REINFORCE estimates of :math:`F'(\theta)`.
-
-    All :math:`m \times` ``replicates`` samples are drawn in one tensor (samples along dim 0,
-    replicates along dim 1) as :math:`b = \mathbf{1}[u < \theta]`. Each replicate gets its own
-    copy of :math:`\theta` (a leaf of shape ``(replicates,)``), so one call of
-    :func:`relaxlib.reinforce_surrogate` and one ``autograd.grad`` give every replicate's
-    estimate :math:`\frac1m\sum_i (\mathcal L_i - b_i)\,\partial_\theta \log p(b_i;\theta)`
-    at once (the surrogate averages over all entries, so the gradient is rescaled by
-    ``replicates``).
+    A measured variance is itself random. Its standard error is
+    :math:`\sqrt{(\mu_4 - \sigma^4 (n - 3)/(n - 1))/n}`
+    (:func:`dae_course.stats.sample_variance_standard_error`), and here both the variance
+    :math:`\sigma^2` and the fourth central moment :math:`\mu_4` of one estimate are exact,
+    from :func:`estimate_distribution`.
 
     Args:
-        theta: :math:`P(b = 1)` in :math:`(0, 1)`.
-        t: the target.
-        m: samples per estimate (:math:`\ge 2` for ``"loo"`` and ``"mean"``).
-        replicates: number of independent estimates.
-        baseline: ``None``, a number, ``"loo"`` (leave-one-out, unbiased), or, to show what
-            goes wrong, ``"mean"`` (the mean of all :math:`m` losses, sample :math:`i`
-            included: biased) or ``"self"`` (:math:`b_i = \mathcal L_i`: always 0).
-        generator: a ``torch.Generator``; the noise is drawn on its device.
-        device: where the computation runs (default: the CPU).
-        dtype: floating dtype (default float64).
+        theta, t, m, baseline: as for :func:`estimate_distribution`.
+        n: the number of independent estimates whose sample variance is measured.
 
     Returns:
-        A detached tensor of shape ``(replicates,)``.
+        The standard error, a Python float.
     """
-    device = torch.device("cpu") if device is None else torch.device(device)
-    th = torch.full((replicates,), float(theta), dtype=dtype, device=device, requires_grad=True)
-    u = _uniform((m, replicates), generator, device, dtype)
-    b = (u < th.detach()).to(dtype)  # the sample: a step function of theta, no gradient
-    losses = loss(b, t)
-    surrogate = reinforce_surrogate(
-        log_prob(b, th), losses, baseline=_surrogate_baseline(baseline, losses)
-    )
-    (grad,) = torch.autograd.grad(surrogate, th)
-    return grad * replicates
-
-
-def sgd(
-    t: float,
-    lr: float,
-    steps: int,
-    runs: int,
-    *,
-    generator: Optional[torch.Generator] = None,
-    w0: float = 0.0,
-    m: int = 1,
-    baseline: Baseline = None,
-    exact: bool = False,
-    device: Optional[torch.device] = None,
-    dtype: torch.dtype = torch.float64,
-) -> torch.Tensor:
-    r"""Stochastic gradient descent on :math:`w`, with :math:`\theta = \operatorname{sigmoid}(w)`.
-
-    Each of ``runs`` independent runs starts at :math:`w_0` and takes ``steps`` steps
-    :math:`w \leftarrow w - \eta\,\hat g_w`, where :math:`\hat g_w` is the :math:`m`-sample
-    REINFORCE estimate of :math:`\partial F/\partial w` from
-    :func:`relaxlib.reinforce_surrogate` (the score of :math:`b` with respect to :math:`w` is
-    :math:`b - \theta`), or, with ``exact=True``, the exact gradient
-    :math:`(1 - 2t)\,\theta(1 - \theta)`. All runs are one tensor; the loop is over steps.
-
-    Args:
-        t: the target.
-        lr: the step size :math:`\eta`.
-        steps: number of steps.
-        runs: number of independent runs.
-        generator: a ``torch.Generator`` for the samples (not needed with ``exact=True``).
-        w0: the starting logit (0: :math:`\theta = 1/2`).
-        m: samples per step.
-        baseline: as for :func:`reinforce_estimates`.
-        exact: follow the exact gradient instead (deterministic).
-        device, dtype: where and in which precision to compute.
-
-    Returns:
-        :math:`\theta` after every step, shape ``(steps + 1, runs)`` (row 0: the start).
-    """
-    device = torch.device("cpu") if device is None else torch.device(device)
-    w = torch.full((runs,), float(w0), dtype=dtype, device=device)
-    thetas = [torch.sigmoid(w)]
-    for _ in range(steps):
-        if exact:
-            theta = torch.sigmoid(w)
-            grad = (1 - 2 * t) * theta * (1 - theta)
-        else:
-            wg = w.clone().requires_grad_(True)
-            u = _uniform((m, runs), generator, device, dtype)
-            b = (u < torch.sigmoid(w)).to(dtype)
-            # log sigmoid(w) = -softplus(-w), log(1 - sigmoid(w)) = -softplus(w)
-            logp = -b * F.softplus(-wg) - (1 - b) * F.softplus(wg)
-            losses = loss(b, t)
-            surrogate = reinforce_surrogate(
-                logp, losses, baseline=_surrogate_baseline(baseline, losses)
-            )
-            (grad,) = torch.autograd.grad(surrogate, wg)
-            grad = grad * runs
-        w = w - lr * grad
-        thetas.append(torch.sigmoid(w))
-    return torch.stack(thetas)
+    _, var, mu4 = distribution_moments(*estimate_distribution(theta, t, m, baseline))
+    return sample_variance_standard_error(var, mu4, n)
