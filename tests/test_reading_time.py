@@ -45,10 +45,15 @@ def test_counts_core_only(tmp_path):
             _code("x = 1", tags=["deep-dive", "hide-cell"]),
             _md("### Exercise 1: try\n\nmany words in the exercise"),
             _code("def my_f():\n    raise NotImplementedError"),
+            _md("```{exercise-start} Capstone: a model\n:label: ex-cap\n```\n\nwords"),
+            _code("def my_g():\n    raise NotImplementedError"),
             _md("## Summary\n\nfour more words here"),
         ],
     )
     counts = reading_time.chapter_counts(path)
     assert counts["words"] == 1 + 3 + 1 + 4  # "Title", "one two three", "Summary", four words
     assert counts["code_lines"] == 2
-    assert counts["exercises"] == 1 and counts["exercise_minutes"] == reading_time.EXERCISE_MINUTES
+    assert counts["exercises"] == 1 and counts["capstones"] == 1
+    assert counts["exercise_minutes"] == (
+        reading_time.EXERCISE_MINUTES + reading_time.CAPSTONE_MINUTES
+    )

@@ -37,17 +37,34 @@ def _code(nb):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=str)
 def test_solutions_and_outputs_removed_exercises_kept(path):
     original, copy = _copy(path)
-    solutions = [
-        c for i, c in enumerate(original.cells) if make_student.is_solution(original.cells, i)
-    ]
-    assert len(solutions) >= 2, f"{path}: fewer than two exercises with a hidden solution"
+    blocks = make_student.solution_blocks(original.cells)
+    assert len(blocks) >= 2, f"{path}: fewer than two exercises with a solution"
     kept_sources = {c.source for c in copy.cells}
-    for solution in solutions:
-        assert solution.source not in kept_sources, f"{path}: a solution survived"
+    for block in blocks:
+        for i in block:
+            if original.cells[i].source.strip():
+                assert original.cells[i].source not in kept_sources, (
+                    f"{path}: cell {i} of a solution survived"
+                )
     assert all(not c.outputs and c.execution_count is None for c in _code(copy))
     stubs = [c.source for c in _code(original) if STUB in c.source]
-    assert len(stubs) == len(solutions), f"{path}: every exercise needs a stub and a solution"
+    assert len(stubs) == len(blocks), f"{path}: every exercise needs a stub and a solution"
     assert [c.source for c in _code(copy) if STUB in c.source] == stubs
+
+
+def test_solution_blocks_must_be_closed():
+    cell = nbformat.v4.new_markdown_cell
+    with pytest.raises(ValueError, match="never ends"):
+        make_student.solution_blocks([cell("```{solution-start} ex-a\n```")])
+    with pytest.raises(ValueError, match="never started"):
+        make_student.solution_blocks([cell("```{solution-end}\n```")])
+    cells = [
+        cell("a"),
+        cell("```{solution-start} ex-a\n```"),
+        cell("b"),
+        cell("```{solution-end}\n```"),
+    ]
+    assert make_student.solution_blocks(cells) == [range(1, 4)]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=str)

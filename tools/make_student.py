@@ -5,8 +5,9 @@
 For every notebook in _toc.yml, the copy keeps the text, the code up to each exercise, the
 exercise stubs and their check cells, and drops:
 
-* each reference solution: a code cell tagged ``hide-input`` that follows a markdown cell
-  announcing a solution, together with that announcement;
+* each solution block: the cells from a ``{solution-start}`` directive to its
+  ``{solution-end}`` (sphinx-exercise's gated syntax), which hold the reference solution,
+  its check and the demonstrations of typical mistakes;
 * every later code cell that uses a name the removed solutions defined (it would fail with
   a NameError in the student's copy: it belongs to the solution);
 
@@ -26,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bookinfo  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-ANNOUNCES_SOLUTION = re.compile(r"^\s*\**\s*solution\b", re.IGNORECASE)
+SOLUTION_START = re.compile(r"^```\{solution-start\}", re.MULTILINE)
+SOLUTION_END = re.compile(r"^```\{solution-end\}", re.MULTILINE)
 
 
 def _defined_names(source: str) -> set[str]:
@@ -51,16 +53,29 @@ def _used_names(source: str) -> set[str]:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
 
 
+def solution_blocks(cells: list) -> list[range]:
+    """The index ranges of the solution blocks, start and end markers included."""
+    blocks, start = [], None
+    for i, cell in enumerate(cells):
+        if cell.cell_type != "markdown":
+            continue
+        if SOLUTION_START.search(cell.source):
+            if start is not None:
+                raise ValueError(f"cell {i}: a solution starts inside another one")
+            start = i
+        if SOLUTION_END.search(cell.source):
+            if start is None:
+                raise ValueError(f"cell {i}: a solution ends that never started")
+            blocks.append(range(start, i + 1))
+            start = None
+    if start is not None:
+        raise ValueError(f"cell {start}: a solution that never ends")
+    return blocks
+
+
 def is_solution(cells: list, i: int) -> bool:
-    """Cell i is a reference solution: hidden code right after a 'Solution' announcement."""
-    cell = cells[i]
-    if cell.cell_type != "code" or "hide-input" not in cell.metadata.get("tags", []):
-        return False
-    return (
-        i > 0
-        and cells[i - 1].cell_type == "markdown"
-        and bool(ANNOUNCES_SOLUTION.match(cells[i - 1].source))
-    )
+    """Cell i belongs to a solution block (see :func:`solution_blocks`)."""
+    return any(i in block for block in solution_blocks(cells))
 
 
 def student_copy(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -68,10 +83,12 @@ def student_copy(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     cells = nb.cells
     drop: set[int] = set()
     removed_names: set[str] = set()
+    in_solution = {i for block in solution_blocks(cells) for i in block}
     for i in range(len(cells)):
-        if is_solution(cells, i):
-            drop.update({i, i - 1})
-            removed_names |= _defined_names(cells[i].source)
+        if i in in_solution:
+            drop.add(i)
+            if cells[i].cell_type == "code":
+                removed_names |= _defined_names(cells[i].source)
         elif cells[i].cell_type == "code":
             defined = _defined_names(cells[i].source)
             if removed_names & (_used_names(cells[i].source) - defined):

@@ -7,8 +7,9 @@ The *core* of a chapter is every cell outside its exercises and outside its deep
 (cells tagged ``deep-dive``, folded on the website). Its reading time counts the words of
 its markdown (an equation counts as one word per symbol group, a rough but steady measure)
 at WORDS_PER_MINUTE, plus its lines of code at CODE_LINES_PER_MINUTE; the setup cell is not
-counted. The exercise time is a flat EXERCISE_MINUTES per exercise (a heading
-``### Exercise``), and CAPSTONE_MINUTES for a capstone. ``tests/test_reading_time.py``
+counted. The exercise time is a flat EXERCISE_MINUTES per exercise (a sphinx-exercise
+``{exercise-start}`` block, or a heading ``### Exercise``), and CAPSTONE_MINUTES for one whose
+title names a capstone. ``tests/test_reading_time.py``
 checks that the committed table is what this script writes.
 """
 
@@ -29,7 +30,10 @@ EXERCISE_MINUTES = 10
 CAPSTONE_MINUTES = 30
 OUTPUT = ROOT / "reading_times.md"
 
-EXERCISE_HEADING = re.compile(r"^#{2,4}\s*(Exercise|Capstone)\b", re.IGNORECASE | re.MULTILINE)
+# An exercise starts at sphinx-exercise's gated directive; its title names a capstone.
+EXERCISE_HEADING = re.compile(
+    r"^(?:#{3,4}\s*(Exercise|Capstone)\b|```\{exercise-start\}(.*)$)", re.IGNORECASE | re.MULTILINE
+)
 SECTION_HEADING = re.compile(r"^#{1,2}\s+\S", re.MULTILINE)
 
 
@@ -54,7 +58,8 @@ def chapter_counts(path: Path) -> dict:
             heading = EXERCISE_HEADING.search(source)
             if heading:
                 in_exercise = True
-                if heading.group(1).lower() == "capstone":
+                title = (heading.group(1) or heading.group(2) or "").lower()
+                if "capstone" in title:
                     capstones += 1
                 else:
                     exercises += 1
