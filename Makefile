@@ -47,7 +47,8 @@ help:
 	@echo "make book    build the website into $(HTML) (bootstraps .venv, node_modules, _vendor)"
 	@echo "make test    ruff, pytest, nbval over _toc.yml notebooks, jupyter-book -W, site tests"
 	@echo "make lint    ruff check + format check, and ruff on the notebooks via nbqa"
-	@echo "make student write student copies (no solutions, no outputs) to _build/student"
+	@echo "make student write the exercise notebooks exercises/NN_name.ipynb (no solutions, no outputs);"
+	@echo "             a notebook you have edited is kept, the new one goes beside it (.new.ipynb)"
 	@echo "make lock    rewrite requirements-lock.txt from the current .venv"
 	@echo "make clean   remove build output; make distclean also removes .venv, node_modules"
 
@@ -101,10 +102,12 @@ book: $(VENV_STAMP) $(VENDOR_STAMP)
 build: $(VENV_STAMP) $(VENDOR_STAMP)
 	$(RUN) jupyter-book build . $(BOOK_FLAGS) --all
 
-# Student copies of every chapter: solutions removed, outputs cleared (tools/make_student.py;
-# tests/test_student.py checks that each still runs up to its first exercise).
+# The exercise notebooks, exercises/NN_name.ipynb: each chapter without its solutions and
+# outputs (tools/make_student.py). Committed, so that Colab opens them from the repository
+# and the site serves them; tests/test_student.py checks they are up to date and run. A
+# notebook someone has edited is never overwritten: the new one is written beside it.
 student: $(VENV_STAMP)
-	$(RUN) python tools/make_student.py _build/student
+	$(RUN) python tools/make_student.py
 
 # ---------------------------------------------------------------- tests
 

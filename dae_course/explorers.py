@@ -12,16 +12,47 @@ Works with ipywidgets 7 and 8.
 
 from __future__ import annotations
 
+import base64
+import html
 import io
 import math
+import re
 from typing import Callable, Optional
 
 import ipywidgets as W
 from matplotlib.figure import Figure
 
-__all__ = ["ParameterExplorer", "parameter_explorer", "temperature_explorer"]
+__all__ = ["ParameterExplorer", "parameter_explorer", "temperature_explorer", "d3_format"]
 
 DrawFn = Callable[[Figure, float], Optional[str]]
+
+#: The image is drawn at this many pixels per displayed (CSS) pixel, then shown at its
+#: displayed size: crisp on high-density screens, and never scaled up by the browser.
+PIXEL_RATIO = 2
+
+_WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+# A format spec: [[fill]align][sign][#][0][width][,][.precision][type] (Python and d3 alike).
+_SPEC = re.compile(
+    r"^(?P<head>(?:.?[<>=^])?[-+ ]?#?0?\d*,?)(?P<precision>\.\d+)?(?P<type>[a-z%]?)$"
+)
+
+
+def d3_format(spec: str) -> str:
+    """The d3-format spec that prints a number as Python's ``format(value, spec)`` does.
+
+    ipywidgets formats a slider's readout in the browser with d3-format, whose ``g`` keeps
+    trailing zeros (``.3g`` prints 0.05 as "0.0500") where Python's drops them ("0.05").
+    d3's spec without a type is ``g`` with those zeros dropped (in every d3-format
+    release, so ipywidgets 7 and 8 alike), and ipywidgets accepts it: ``.3g`` -> ``.3``.
+    ``f``, ``d``, ``e`` and ``#`` specs mean the same in both and are returned unchanged.
+    (The two differ only for numbers of 10^precision and more, 1.02e+3 against 1.02e+03.)
+    """
+    match = _SPEC.match(spec)
+    if not match:
+        raise ValueError(f"not a number format: {spec!r}")
+    if match["type"] == "g" and "#" not in match["head"]:
+        return f"{match['head']}{match['precision'] or '.6'}"
+    return spec
 
 
 class ParameterExplorer(W.VBox):
@@ -33,6 +64,15 @@ class ParameterExplorer(W.VBox):
     matplotlib figure, not managed by pyplot), ``redraws`` (how many times it has drawn).
     Setting ``explorer.slider.value`` redraws, which is how a notebook can assert that it
     works without a browser.
+
+    The figure is ``figsize`` inches at ``dpi`` displayed pixels per inch; its PNG has
+    :data:`PIXEL_RATIO` times as many pixels, and the image is told its displayed width
+    (the ``width`` of ``ipywidgets.Image``, in ipywidgets 7 and 8), so it stays sharp.
+
+    Displayed where no kernel runs it (a notebook opened with its saved outputs, GitHub,
+    a front end without widgets), it says what it is: its fallbacks, ``text/plain`` and
+    ``text/html`` beside the widget view, name the live explorer, say to run the notebook
+    to move the slider, and (HTML) show the figure as last drawn.
     """
 
     def __init__(
@@ -42,14 +82,18 @@ class ParameterExplorer(W.VBox):
         *,
         figsize: tuple = (7.0, 3.0),
         dpi: int = 80,
+        value_format: str = ".3g",
     ):
         self._draw = draw
         self._dpi = dpi
+        self.value_format = value_format
         self.slider = slider
         self.figure = Figure(figsize=figsize, dpi=dpi)  # not registered with pyplot
-        self.image = W.Image(format="png")
+        self.display_width = round(figsize[0] * dpi)  # CSS pixels
+        self.image = W.Image(format="png", width=str(self.display_width))
         self.caption = W.HTML()
         self.redraws = 0
+        self._caption_text = ""
         super().__init__(children=[slider, self.caption, self.image])
         slider.observe(self._on_change, names="value")
         self.redraw()
@@ -63,8 +107,11 @@ class ParameterExplorer(W.VBox):
         self.figure.clear()
         text = self._draw(self.figure, value)
         buf = io.BytesIO()
-        self.figure.savefig(buf, format="png", dpi=self._dpi)
+        self.figure.savefig(
+            buf, format="png", dpi=self._dpi * PIXEL_RATIO, metadata={"Software": None}
+        )
         self.image.value = buf.getvalue()
+        self._caption_text = "" if text is None else str(text)
         self.caption.value = "" if text is None else f"<code>{_escape(str(text))}</code>"
         self.redraws += 1
 
@@ -72,6 +119,57 @@ class ParameterExplorer(W.VBox):
     def value(self) -> float:
         """The slider's current value."""
         return float(self.slider.value)
+
+    def format_value(self, value: Optional[float] = None) -> str:
+        """``value`` (default: the current one) as the slider's readout shows it."""
+        return format(self.value if value is None else value, self.value_format)
+
+    # -- what a notebook shows where the widget cannot be live
+
+    def _label(self) -> str:
+        return f"{self.slider.description} = {self.format_value()}"
+
+    def fallback_text(self) -> str:
+        """The ``text/plain`` shown instead of the widget where no kernel runs it."""
+        text = (
+            f"Live explorer ({self.slider.description}): a slider that redraws a figure."
+            " It needs a running kernel: run this notebook's cells to move the slider."
+            f" Last drawn for {self._label()}."
+        )
+        return text + (f"\n{self._caption_text}" if self._caption_text else "")
+
+    def fallback_html(self) -> str:
+        """The ``text/html`` shown instead of the widget: the note and the last figure."""
+        png = base64.b64encode(self.image.value).decode("ascii")
+        label = html.escape(self._label())
+        caption = html.escape(self._caption_text)
+        return (
+            '<div class="dae-explorer-fallback">'
+            f"<p><strong>Live explorer ({html.escape(self.slider.description)})</strong>:"
+            " a slider that redraws this figure. It needs a running kernel: run this"
+            f" notebook's cells to move the slider. Shown: the figure for {label}.</p>"
+            f'<img src="data:image/png;base64,{png}" width="{self.display_width}"'
+            f' alt="The explorer\'s figure for {label}">'
+            + (f"<p><code>{caption}</code></p>" if caption else "")
+            + "</div>"
+        )
+
+    def _repr_mimebundle_(self, **kwargs):
+        base = getattr(super(), "_repr_mimebundle_", None)
+        data = dict(base(**kwargs) or {}) if base is not None else {}
+        data.setdefault(
+            _WIDGET_VIEW, {"version_major": 2, "version_minor": 0, "model_id": self.model_id}
+        )
+        data["text/plain"] = self.fallback_text()
+        data["text/html"] = self.fallback_html()
+        return data
+
+    if hasattr(W.Widget, "_ipython_display_"):  # ipywidgets 7 displays widgets this way
+
+        def _ipython_display_(self, **kwargs):
+            from IPython.display import display
+
+            display(self._repr_mimebundle_(), raw=True)
 
 
 def _escape(text: str) -> str:
@@ -103,9 +201,13 @@ def parameter_explorer(
         log: a logarithmic slider (``ipywidgets.FloatLogSlider``), right for scale
             parameters whose interesting range spans decades; otherwise linear.
         steps: number of slider steps across the range.
-        readout_format: format of the number shown next to the slider.
+        readout_format: format of the number shown next to the slider, a Python format
+            spec: the slider gets its d3-format equivalent (:func:`d3_format`), so the
+            readout prints a value as ``format(value, readout_format)`` does, as a caption
+            written with the same spec does (``.3g``: "T = 0.05" in both).
         continuous_update: redraw while dragging (True) or only on release (False).
-        figsize, dpi: size and resolution of the drawn figure.
+        figsize, dpi: the figure's size in inches and its displayed pixels per inch (the
+            PNG has :data:`PIXEL_RATIO` times as many).
 
     Returns:
         A :class:`ParameterExplorer` (an ``ipywidgets.VBox``); display it as the last
@@ -122,7 +224,7 @@ def parameter_explorer(
     common = dict(
         value=value,
         description=description,
-        readout_format=readout_format,
+        readout_format=d3_format(readout_format),
         continuous_update=continuous_update,
         style=style,
         layout=layout,
@@ -134,7 +236,7 @@ def parameter_explorer(
         slider = W.FloatLogSlider(base=10, min=lo, max=hi, step=(hi - lo) / steps, **common)
     else:
         slider = W.FloatSlider(min=min, max=max, step=(max - min) / steps, **common)
-    return ParameterExplorer(draw, slider, figsize=figsize, dpi=dpi)
+    return ParameterExplorer(draw, slider, figsize=figsize, dpi=dpi, value_format=readout_format)
 
 
 def temperature_explorer(

@@ -23,11 +23,16 @@ def execute(path: Path) -> None:
     os.environ["PATH"] = env_bin + os.pathsep + os.environ.get("PATH", "")
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     client = NotebookClient(
-        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        nb,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        store_widget_state=False,  # the website shows no live widget: don't ship its state
     )
     client.execute()
     for cell in nb.cells:  # timestamps would change the file on every run
         cell.metadata.pop("execution", None)
+    nb.metadata.pop("widgets", None)
     nbformat.write(nb, path)
 
 
