@@ -1,9 +1,11 @@
-"""Drawings of chapter 8: the worked model's learning curves, its reconstructions, and the
-bias and noise of its gradient estimators.
+"""Drawings of chapter 8: the worked model's learning curves, its images (data,
+reconstructions, samples, the decoder's mean for every code), and the bias and noise of its
+gradient estimators.
 
-Needs matplotlib. The functions take the results of :mod:`relaxlib.discrete_vae` (its
-:class:`~relaxlib.discrete_vae.History` records, trained models, and the dicts of
-:func:`~relaxlib.discrete_vae.gradient_quality`) and return a ``matplotlib.figure.Figure``.
+Needs matplotlib. The functions take what the page computed (the
+:class:`~dae_course.ch08_summary.evaluation.History` records of training, images as tensors,
+the dicts of :func:`~dae_course.ch08_summary.evaluation.gradient_quality`) and return a
+``matplotlib.figure.Figure``; none of them trains or samples anything.
 
 Reference: Jang, Gu & Poole, "Categorical reparameterization with Gumbel-softmax", ICLR
 2017 (figure 3 plots the same kind of learning curves for its categorical VAE).
@@ -11,7 +13,7 @@ Reference: Jang, Gu & Poole, "Categorical reparameterization with Gumbel-softmax
 
 from __future__ import annotations
 
-from typing import Dict, Mapping, Optional, Sequence
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import matplotlib.pyplot as plt
 import torch
@@ -24,11 +26,13 @@ __all__ = [
     "SHORT_LABELS",
     "method_color",
     "learning_curves_figure",
-    "reconstructions_figure",
+    "mosaic",
+    "image_rows_figure",
+    "code_grid_figure",
     "gradient_quality_figure",
 ]
 
-#: How the figures name the estimators of :data:`relaxlib.discrete_vae.METHODS`.
+#: How the figures name the estimators of :data:`dae_course.ch08_summary.model.METHODS`.
 METHOD_LABELS = {
     "gumbel-softmax": "Gumbel-softmax (relaxed)",
     "st-gumbel-softmax": "ST Gumbel-softmax",
@@ -54,13 +58,14 @@ def method_color(method: str) -> str:
 
 
 def learning_curves_figure(
-    histories: Sequence, *, floor: Optional[float] = None, figsize=(7.0, 3.6)
+    histories: Mapping[str, object], *, floor: Optional[float] = None, figsize=(7.0, 3.6)
 ) -> Figure:
-    r"""Held-out exact negative ELBO against the training step, one line per estimator.
+    r"""Held-out negative ELBO against the training step, one line per estimator.
 
     Args:
-        histories: :class:`~relaxlib.discrete_vae.History` records (``method``, ``steps``,
-            ``neg_elbo``), all evaluated on the same held-out images.
+        histories: method name -> :class:`~dae_course.ch08_summary.evaluation.History`
+            (its ``steps`` and ``curve("neg_elbo")``), all evaluated on the same held-out
+            images.
         floor: if given, the negative log-likelihood of the true data-generating process,
             drawn as a dashed line: no model can go below it (in expectation).
         figsize: the figure's size in inches.
@@ -71,18 +76,19 @@ def learning_curves_figure(
     if not histories:
         raise ValueError("histories is empty")
     fig, ax = plt.subplots(figsize=figsize)
-    for h in histories:
+    curves = {m: h.curve("neg_elbo") for m, h in histories.items()}
+    for method, h in histories.items():
         ax.plot(
             h.steps,
-            h.neg_elbo,
-            color=method_color(h.method),
-            label=METHOD_LABELS.get(h.method, h.method),
+            curves[method],
+            color=method_color(method),
+            label=METHOD_LABELS.get(method, method),
             lw=1.8,
         )
     if floor is not None:
         ax.axhline(floor, color="0.3", ls="--", lw=1, label="true model, -log p(x)")
-    start = max(h.neg_elbo[0] for h in histories)
-    low = min(min(h.neg_elbo) for h in histories)
+    start = max(c[0] for c in curves.values())
+    low = min(min(c) for c in curves.values())
     low = min(low, floor) if floor is not None else low
     ax.set_ylim(low - 2, start + 2)
     ax.set_xlabel("gradient step")
@@ -94,61 +100,122 @@ def learning_curves_figure(
     return fig
 
 
-@torch.no_grad()
-def reconstructions_figure(
-    models: Mapping[str, torch.nn.Module],
-    x: torch.Tensor,
+def mosaic(images: torch.Tensor, n_cols: int, image_shape=(8, 8), gap: int = 1) -> torch.Tensor:
+    """Tile images ``(n, H*W)`` into one float64 array, ``n_cols`` per row, ``gap`` pixels
+    apart (the gaps are NaN, drawn as the background); missing tiles at the end are NaN."""
+    h, w = image_shape
+    images = images.detach().double().cpu().reshape(-1, h, w)
+    n_rows = -(-images.shape[0] // n_cols)
+    out = torch.full(
+        (n_rows * (h + gap) - gap, n_cols * (w + gap) - gap), float("nan"), dtype=torch.float64
+    )
+    for i, image in enumerate(images):
+        r, c = divmod(i, n_cols)
+        out[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = image
+    return out.double()
+
+
+def _show(ax, array: torch.Tensor) -> None:
+    cmap = plt.get_cmap("gray_r").with_extremes(bad="white")
+    ax.imshow(array.numpy(), cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+
+
+def image_rows_figure(
+    rows: Sequence[Tuple[str, torch.Tensor]],
     image_shape=(8, 8),
     *,
-    grid=(2, 2),
+    grid: Optional[Tuple[int, int]] = None,
+    title: Optional[str] = None,
     figsize=None,
 ) -> Figure:
-    r"""Images and their reconstructions through the most probable latent code.
-
-    Row 0 shows the images ``x``; each further row shows, for one model, the decoder's pixel
-    probabilities :math:`\sigma(\text{decode}(\hat z))` at the mode
-    :math:`\hat z_l = \arg\max_k q(z_l = k \mid x)` of the encoder (a discrete code, as at
-    test time).
+    r"""Rows of images with a label each: data, reconstructions, samples.
 
     Args:
-        models: method name -> trained :class:`~relaxlib.discrete_vae.CategoricalVAE`.
-        x: images ``(n, D)`` with ``D = H * W``.
+        rows: ``(label, images)`` pairs, ``images`` of shape ``(n, H*W)`` with values in
+            [0, 1] (pixels or probabilities); every row the same ``n``. A label that is a
+            method name is shown as its :data:`SHORT_LABELS`.
         image_shape: ``(H, W)``.
-        grid: the parts per column and per row, drawn as thin lines (``None``: no lines).
-        figsize: the figure's size (default: about 0.8 inch per image).
+        grid: the generated data's parts per column and per row, drawn as thin red lines
+            on every image; ``None`` (the default, for real images): no lines.
+        title: an optional title.
+        figsize: the figure's size (default: about 0.75 inch per image).
+
+    Returns:
+        The figure: one axes showing the mosaic, with a tick label per row.
+    """
+    if not rows:
+        raise ValueError("rows is empty")
+    n = rows[0][1].shape[0]
+    if any(images.shape[0] != n for _, images in rows):
+        raise ValueError("every row must have the same number of images")
+    h, w = image_shape
+    stacked = torch.cat([images.detach().double().cpu() for _, images in rows])
+    figsize = figsize or (0.75 * n + 1.4, 0.8 * len(rows) + (0.3 if title else 0.1))
+    fig, ax = plt.subplots(figsize=figsize)
+    _show(ax, mosaic(stacked, n, image_shape))
+    if grid is not None:
+        for r in range(len(rows)):
+            for c in range(n):
+                top, left = r * (h + 1), c * (w + 1)
+                for i in range(1, grid[0]):
+                    y = top + i * h / grid[0] - 0.5
+                    ax.plot([left - 0.5, left + w - 0.5], [y, y], color="tab:red", lw=0.6)
+                for j in range(1, grid[1]):
+                    x = left + j * w / grid[1] - 0.5
+                    ax.plot([x, x], [top - 0.5, top + h - 0.5], color="tab:red", lw=0.6)
+    ax.set_xticks([])
+    ax.set_yticks([r * (h + 1) + (h - 1) / 2 for r in range(len(rows))])
+    ax.set_yticklabels([SHORT_LABELS.get(label, label) for label, _ in rows], fontsize=7)
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
+def code_grid_figure(
+    images: torch.Tensor,
+    n_latents: int,
+    n_categories: int,
+    image_shape=(8, 8),
+    *,
+    title: Optional[str] = None,
+    figsize=(6.0, 6.0),
+) -> Figure:
+    r"""The decoder's mean image for every code of a small code space, in one mosaic.
+
+    ``images`` holds one image per code in the order of
+    :func:`~dae_course.ch08_summary.evaluation.all_configurations` (the last latent varies
+    fastest). The first half of the latents picks the row, the rest the column, so one row
+    is one setting of the first latents.
+
+    Args:
+        images: ``(K**L, H*W)``, values in [0, 1].
+        n_latents, n_categories: :math:`L` and :math:`K`.
+        image_shape: ``(H, W)``.
+        title: an optional title.
+        figsize: the figure's size in inches.
 
     Returns:
         The figure.
     """
-    n = x.shape[0]
-    rows = 1 + len(models)
-    figsize = figsize or (0.8 * n + 1.6, 0.85 * rows)
-    fig, axes = plt.subplots(rows, n, figsize=figsize, squeeze=False)
-    panels = [("data", x.detach().double().cpu())]
-    for method, model in models.items():
-        logits = model.encode(x.to(model.dec_w1.dtype))
-        code = torch.nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)
-        panels.append((method, torch.sigmoid(model.decode(code)).double().cpu()))
-    for r, (name, images) in enumerate(panels):
-        for c in range(n):
-            ax = axes[r][c]
-            ax.imshow(images[c].reshape(image_shape).numpy(), cmap="gray_r", vmin=0, vmax=1)
-            if grid is not None:
-                for i in range(1, grid[0]):
-                    ax.axhline(i * image_shape[0] / grid[0] - 0.5, color="tab:red", lw=0.6)
-                for j in range(1, grid[1]):
-                    ax.axvline(j * image_shape[1] / grid[1] - 0.5, color="tab:red", lw=0.6)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        label = "data" if name == "data" else SHORT_LABELS.get(name, name)
-        axes[r][0].set_ylabel(
-            label,
-            rotation=0,
-            ha="right",
-            va="center",
-            fontsize=7,
-        )
-    fig.tight_layout(pad=0.3)
+    codes = n_categories**n_latents
+    if images.shape[0] != codes:
+        raise ValueError(f"expected {codes} images (one per code), got {images.shape[0]}")
+    n_cols = n_categories ** (n_latents - n_latents // 2)
+    fig, ax = plt.subplots(figsize=figsize)
+    _show(ax, mosaic(images, n_cols, image_shape))
+    first = ", ".join(f"z{i + 1}" for i in range(n_latents // 2))
+    rest = ", ".join(f"z{i + 1}" for i in range(n_latents // 2, n_latents))
+    ax.set_ylabel(f"code of ({first})", fontsize=8)
+    ax.set_xlabel(f"code of ({rest})", fontsize=8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
     return fig
 
 
@@ -164,7 +231,8 @@ def gradient_quality_figure(
     Both on a log scale.
 
     Args:
-        qualities: method name -> the dict of :func:`relaxlib.discrete_vae.gradient_quality`.
+        qualities: method name -> the dict of
+            :func:`dae_course.ch08_summary.evaluation.gradient_quality`.
         figsize: the figure's size in inches.
 
     Returns:
