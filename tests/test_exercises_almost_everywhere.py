@@ -239,3 +239,82 @@ def test_reference_subgradient_intervals_by_hand():
     assert (min(abs_ok), max(abs_ok), len(abs_ok)) == (-1.0, 1.0, 201)
     one = torch.tensor(1.0, dtype=torch.float64)
     assert [g for g in slopes if ae.is_subgradient(torch.relu, one, g, xs)] == [1.0]
+
+
+# --------------------------------------------------------------------------------------
+# Exercise 3: predict, then run (what autograd returns at a kink)
+# --------------------------------------------------------------------------------------
+
+# By hand: torch.minimum splits a tie evenly (1/2); clamp's backward passes the gradient on
+# min <= x <= max, bounds included (1 at x = 1); relu'(0) * 1 + relu'(0) * (-1) = 0.
+RIGHT = {"minimum": 0.5, "clamp": 1.0, "relu + relu": 0.0}
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        RIGHT,
+        {"minimum": 0.5, "clamp": 1, "relu + relu": 0},  # ints
+        {"minimum": torch.tensor(0.5), "clamp": 1.004, "relu + relu": -0.003},  # within 0.01
+        {**RIGHT, "extra": 3.0},
+    ],
+)
+def test_kink_predictions_right_answers_pass(answer):
+    feedback = ae.check_kink_predictions(lambda: answer)
+    assert feedback.passed, feedback
+
+
+def test_kink_questions_are_what_autograd_returns():
+    for key, (_, f, x0) in ae.KINK_QUESTIONS.items():
+        t = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+        f(t).backward()
+        assert float(t.grad) == RIGHT[key], key
+
+
+@pytest.mark.parametrize(
+    "answer, mistake, needle",
+    [
+        ({"minimum": 0, "clamp": 0, "relu + relu": 0}, "always zero", "torch.relu's rule"),
+        ({"minimum": 0.5, "clamp": 0, "relu + relu": 0}, "hardtanh's rule for clamp", "hardtanh"),
+        (
+            {"minimum": 0.5, "clamp": 0.5, "relu + relu": 0},
+            "midpoint of the one-sided derivatives",
+            "midpoint",
+        ),
+    ],
+)
+def test_kink_predictions_mistake_named(answer, mistake, needle):
+    feedback = ae.check_kink_predictions(lambda: answer)
+    assert not feedback.passed
+    assert feedback.mistake == mistake
+    assert needle in feedback.message
+
+
+def test_kink_predictions_unrecognised_wrong_answer_explains_each():
+    feedback = ae.check_kink_predictions(lambda: {"minimum": 0.5, "clamp": 1, "relu + relu": 1})
+    assert feedback.status == ex.INCORRECT and feedback.mistake is None
+    assert feedback.message.startswith("1 of 3 predictions differs")
+    assert "autograd returns 0 (you predicted 1)" in feedback.message
+    assert "relu'(0) * 1 + relu'(0) * (-1)" in feedback.message
+    two = ae.check_kink_predictions(lambda: {"minimum": 1, "clamp": 1, "relu + relu": 1})
+    assert two.message.startswith("2 of 3 predictions differ.")
+    assert "splits a tie evenly" in two.message
+
+
+def test_kink_predictions_stub_and_bad_returns():
+    def stub():
+        raise NotImplementedError
+
+    assert ae.check_kink_predictions(stub).status == ex.NOT_ATTEMPTED
+    assert ae.check_kink_predictions(lambda: None).status == ex.NOT_ATTEMPTED
+    assert ae.check_kink_predictions(lambda: [0.5, 1, 0]).mistake == "not a dict"
+    missing = ae.check_kink_predictions(lambda: {"minimum": 0.5, "clamp": 1})
+    assert missing.mistake == "missing prediction" and "'relu + relu'" in missing.message
+    assert ae.check_kink_predictions(lambda: {**RIGHT, "clamp": "one"}).mistake == (
+        "missing prediction"
+    )
+    assert ae.check_kink_predictions(lambda: {**RIGHT, "clamp": True}).mistake == (
+        "missing prediction"
+    )
+    broken = ae.check_kink_predictions(lambda: 1 / 0)
+    assert broken.status == ex.ERROR and "ZeroDivisionError" in broken.message

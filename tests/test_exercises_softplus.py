@@ -367,3 +367,51 @@ def test_reference_beta_meets_tolerance_exactly():
         assert math.log(2) / slightly_softer > tol
     with pytest.raises(ValueError):
         sx.reference_beta_for_gap(0.0)
+
+
+# --------------------------------------------------------------------------------------
+# Exercise 4: the curvature of softplus_beta at 0 (a short derivation)
+# --------------------------------------------------------------------------------------
+# By hand: d/dx sigma(beta x) = beta sigma(beta x) (1 - sigma(beta x)); at 0, beta / 4.
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda beta: beta / 4,
+        lambda beta: torch.tensor(beta / 4, dtype=torch.float64),  # a 0-d tensor
+        lambda beta: beta * torch.sigmoid(torch.zeros(())) * torch.sigmoid(-torch.zeros(())),
+    ],
+)
+def test_curvature_right_answers_pass(fn):
+    feedback = sx.check_curvature_at_zero(fn)
+    assert feedback.passed, feedback
+
+
+@pytest.mark.parametrize(
+    "fn, mistake, needle",
+    [
+        (lambda beta: 0.5, "slope, not curvature", "the slope σ(0)"),
+        (lambda beta: 0.25, "forgot β", "plain softplus"),
+        (lambda beta: beta**2 / 4, "β squared", "one β too many"),
+        (lambda beta: 1 / (4 * beta), "divided by β", "grows with β"),
+        (lambda beta: beta / 2, "σ'(0) = 1/2", "= 1/4, not 1/2"),
+        (lambda beta: math.log(2) / beta, "the gap", "largest gap"),
+        (lambda beta: 0.0, "ReLU's second derivative", "ReLU's second derivative"),
+    ],
+)
+def test_curvature_mistakes_named(fn, mistake, needle):
+    feedback = sx.check_curvature_at_zero(fn)
+    assert feedback.status == ex.INCORRECT
+    assert feedback.mistake == mistake
+    assert needle in feedback.message
+
+
+def test_curvature_unrecognised_and_bad_answers():
+    feedback = sx.check_curvature_at_zero(lambda beta: beta)
+    assert feedback.status == ex.INCORRECT and feedback.mistake is None
+    assert "for β = 3 autograd finds the curvature 0.75 at 0, you returned 3" in feedback.message
+    assert sx.check_curvature_at_zero(stub).status == ex.NOT_ATTEMPTED
+    assert sx.check_curvature_at_zero(lambda beta: None).status == ex.NOT_ATTEMPTED
+    assert sx.check_curvature_at_zero(lambda beta: [1.0]).mistake == "not a number"
+    assert sx.check_curvature_at_zero(lambda beta: 1 / 0).status == ex.ERROR

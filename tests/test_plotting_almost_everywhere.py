@@ -1,8 +1,11 @@
-"""relaxlib.plotting.almost_everywhere: chapter 1's figures, explorer and kernel-free slider."""
+"""Chapter 1's drawings (dae_course.ch01_almost_everywhere.figures), and the explorer and
+kernel-free slider exactly as the page builds them (the page keeps no widget checks).
+"""
 
 from __future__ import annotations
 
 import math
+from itertools import accumulate
 
 import matplotlib
 
@@ -82,10 +85,10 @@ def test_subgradient_descent_figure():
     problem = toys.make_max_affine(7, 2, generator=torch.Generator().manual_seed(1))
     w_star, f_star = problem.minimum()
     w0 = torch.tensor([3.0, -3.0], dtype=torch.float64)
-    runs = {
-        "constant": toys.subgradient_descent(problem, w0, 50, 0.1),
-        "diminishing": toys.subgradient_descent(problem, w0, 50, lambda k: 1 / math.sqrt(k + 1)),
-    }
+    runs = {}
+    for name, rule in [("constant", 0.1), ("diminishing", lambda k: 1 / math.sqrt(k + 1))]:
+        path, values = toys.subgradient_descent(problem, w0, 50, rule)
+        runs[name] = {"path": path, "values": values, "best": list(accumulate(values, min))}
     fig = ae_plot.subgradient_descent_figure(problem, runs, f_star, w_star, path_steps=20)
     ax1, ax2 = fig.axes[0], fig.axes[-1]
     path = ax1.get_lines()[0]
@@ -107,19 +110,35 @@ def test_minibatch_figure_title_counts_downhill_steps():
     plt.close(fig)
 
 
-def test_explorer_and_kernel_free_slider():
+def test_explorer_as_on_the_page():
     explorers = pytest.importorskip("dae_course.explorers")
     explorer = explorers.parameter_explorer(
-        ae_plot.draw_difference_quotients, value=0.5, min=1e-3, max=1.0, description="h"
+        ae_plot.draw_difference_quotients,
+        value=0.5,
+        min=1e-3,
+        max=1.0,
+        description="step h",
+        figsize=(9.5, 3.2),
     )
     first = explorer.image.value
-    explorer.slider.value = 0.05
+    assert explorer.redraws == 1
+    assert "at x = 0 left = 0.000, right = 1.000" in explorer.caption.value
+    explorer.slider.value = 0.02  # what dragging the slider does: redraw for the new h
     assert explorer.redraws == 2 and explorer.image.value != first
     assert "at x = 0.1 left = 1.000" in explorer.caption.value
-    hs = torch.logspace(0, -3, 13).tolist()
-    html = sliders.jshtml(
-        lambda: sliders.scrub_animation(ae_plot.draw_difference_quotients, hs, figsize=(9.5, 3.2))
-    ).data
-    assert sliders.jshtml_frame_count(html) == 13
-    assert "http" not in html
+    assert "at x = 0 left = 0.000, right = 1.000" in explorer.caption.value
+    plt.close("all")
+
+
+def test_kernel_free_slider_as_on_the_page():
+    steps_h = torch.logspace(0, -3, 13).tolist()  # the page's 13 values of h
+    slider = sliders.jshtml(
+        lambda: sliders.scrub_animation(
+            ae_plot.draw_difference_quotients, steps_h, figsize=(9.5, 3.2)
+        ),
+        alt="ReLU magnified around x = 0 and x = 0.1 with its one-sided secants, h from 1 to 0.001",
+    )
+    html = slider.data
+    assert sliders.jshtml_frame_count(html) == len(steps_h)
+    assert not sliders.external_urls(html)  # nothing is loaded from another host
     assert len(html.encode()) < 1_000_000  # the chapter's slider keeps the page light

@@ -1,4 +1,4 @@
-"""Chapter 2's drawings (relaxlib.plotting.softplus): what they draw, checked against
+"""Chapter 2's drawings (dae_course.ch02_softplus.figures): what they draw, checked against
 values computed here with the math module."""
 
 from __future__ import annotations
@@ -134,11 +134,22 @@ def test_chapter2_slider_is_offline_and_light():
     assert len(html.encode()) < 1_500_000
 
 
+def test_chapter2_slider_as_on_the_page():
+    betas = torch.logspace(math.log10(0.3), math.log10(30), 20).tolist()
+    slider = sliders.jshtml(
+        lambda: sliders.scrub_animation(splot.draw_softplus_panel, betas),
+        alt="ReLU and softplus with sharpness beta from 0.3 to 30, and their derivatives",
+    )
+    assert sliders.jshtml_frame_count(slider.data) == len(betas)
+    assert not sliders.external_urls(slider.data)  # nothing is loaded from another host
+
+
 def test_explorer_redraws_with_softplus_panel():
     explorers = pytest.importorskip("dae_course.explorers")
     explorer = explorers.parameter_explorer(
-        splot.draw_softplus_panel, value=1.0, min=0.2, max=50.0, description="β"
+        splot.draw_softplus_panel, value=1.0, min=0.2, max=50.0, description="sharpness β"
     )
+    assert explorer.redraws == 1 and "log(2)/β = 0.6931" in explorer.caption.value
     first = explorer.image.value
     explorer.slider.value = 5.0
     assert explorer.redraws == 2 and explorer.image.value != first

@@ -1,5 +1,7 @@
-"""relaxlib.toys.almost_everywhere: continuity probe, autograd at kinks, rounding onto a
-kink, the max-of-affine toy with its exact minimum, subgradient descent, minibatch SGD.
+"""Chapter 1's problems (dae_course.ch01_almost_everywhere.problems): rounding onto a kink,
+the max-of-affine toy with its exact minimum and its creases, the page's subgradient descent
+(the package's copy, which tests/test_page_sources.py keeps equal to the page's), and the
+data of the page's minibatch SGD.
 
 Expected values are worked out by hand (or by an independent computation: a brute-force
 grid, a Monte Carlo count), never read off the code under test.
@@ -15,28 +17,6 @@ import torch
 from dae_course.ch01_almost_everywhere import problems as T
 
 F64 = torch.float64
-
-
-def test_largest_change_relu_is_delta_and_step_jumps():
-    xs = torch.linspace(-1, 1, 41, dtype=F64)
-    for delta in (0.1, 1e-3, 1e-6):
-        # ReLU is 1-Lipschitz and has slope 1 for x > 0: the largest change is exactly delta
-        assert T.largest_change(torch.relu, xs, delta) == pytest.approx(delta, rel=1e-9)
-        # a step has a jump of height 1 at 0, whatever delta is (0 is a grid point)
-        assert T.largest_change(lambda t: (t > 0).to(F64), xs, delta) == 1.0
-    assert T.largest_change(torch.abs, xs, 0.0) == 0.0
-
-
-def test_autograd_derivative_at_kinks():
-    assert T.autograd_derivative(torch.relu, 0.0) == 0.0
-    assert T.autograd_derivative(torch.relu, 2.0) == 1.0
-    assert T.autograd_derivative(torch.relu, -2.0) == 0.0
-    assert T.autograd_derivative(torch.abs, 0.0) == 0.0
-    assert T.autograd_derivative(torch.abs, -3.0) == -1.0
-    assert T.autograd_derivative(lambda t: t.clamp(min=0), 0.0) == 1.0
-    assert T.autograd_derivative(lambda t: torch.maximum(t, torch.zeros_like(t)), 0.0) == 0.5
-    assert math.isnan(T.autograd_derivative(lambda t: torch.sqrt(t * t), 0.0))
-    assert T.autograd_derivative(lambda t: t**3, 2.0, dtype=torch.float32) == 12.0
 
 
 def _phi(z):
@@ -119,40 +99,44 @@ def test_random_max_affine_minimum_beats_a_grid():
 
 def test_subgradient_descent_on_abs_oscillates_with_constant_step():
     w0 = torch.tensor([1.125], dtype=F64)  # dyadic numbers: every step is exact
-    run = T.subgradient_descent(lambda w: w.abs().sum(), w0, 8, 0.25)
+    path, values = T.subgradient_descent(lambda w: w.abs().sum(), w0, 8, 0.25)
     # 1.125, 0.875, 0.625, 0.375, 0.125, then -0.125, 0.125, -0.125, 0.125 for ever
-    assert run["values"] == [1.125, 0.875, 0.625, 0.375, 0.125, 0.125, 0.125, 0.125, 0.125]
-    assert run["path"][:, 0].tolist()[4:] == [0.125, -0.125, 0.125, -0.125, 0.125]
-    assert run["best"][-1] == 0.125
-    assert run["increases"] == 0 and run["ties"] is None
+    assert values == [1.125, 0.875, 0.625, 0.375, 0.125, 0.125, 0.125, 0.125, 0.125]
+    assert path.shape == (9, 1)
+    assert path[:, 0].tolist()[4:] == [0.125, -0.125, 0.125, -0.125, 0.125]
+    assert not path.requires_grad
     assert torch.equal(w0, torch.tensor([1.125], dtype=F64))  # input untouched
+    assert not w0.requires_grad
 
 
-def test_subgradient_descent_counts_increases_and_ties():
+def test_subgradient_descent_can_go_up_and_takes_a_step_rule():
     w0 = torch.tensor([0.3], dtype=F64)
     # |w| with steps 0.5: 0.3 -> -0.2 -> 0.3 -> -0.2: f goes 0.3, 0.2, 0.3, 0.2
-    run = T.subgradient_descent(lambda w: w.abs().sum(), w0, 3, 0.5)
-    assert run["values"] == pytest.approx([0.3, 0.2, 0.3, 0.2])
-    assert run["increases"] == 1
+    _, values = T.subgradient_descent(lambda w: w.abs().sum(), w0, 3, 0.5)
+    assert values == pytest.approx([0.3, 0.2, 0.3, 0.2])
+    # alpha_k = 1 / (k + 1) on |w| from 2: 2 -> 1 -> 0.5 -> 0 (steps 1, 1/2, 1/3 ... )
+    path, _ = T.subgradient_descent(lambda w: w.abs().sum(), w0 * 0 + 2, 2, lambda k: 1 / (k + 1))
+    assert path[:, 0].tolist() == pytest.approx([2.0, 1.0, 0.5])
+
+
+def test_count_ties_by_hand():
     A = torch.tensor([[1.0], [-1.0]], dtype=F64)
     problem = T.MaxAffine(A, torch.zeros(2, dtype=F64))  # |w| as a max of two pieces
-    tie = T.subgradient_descent(
-        problem, torch.tensor([0.0], dtype=F64), 2, 0.1, pieces=problem.pieces
-    )
-    # at w = 0 both pieces tie and amax splits the gradient: (1 - 1) / 2 = 0, w stays
-    assert tie["ties"] == 3 and tie["values"] == [0.0, 0.0, 0.0]
+    path = torch.tensor([[0.0], [0.5], [0.0], [-0.25]], dtype=F64)
+    assert problem.count_ties(path) == 2  # w = 0 twice: both pieces tie
+    # at w = 0 amax splits the gradient: (1 - 1) / 2 = 0, so subgradient descent stays put
+    stay, values = T.subgradient_descent(problem, torch.tensor([0.0], dtype=F64), 2, 0.1)
+    assert problem.count_ties(stay) == 3 and values == [0.0, 0.0, 0.0]
 
 
 def test_diminishing_steps_converge_on_the_toy():
     problem = T.make_max_affine(7, 2, generator=torch.Generator().manual_seed(1))
     w_star, f_star = problem.minimum()
     w0 = torch.tensor([3.0, -3.0], dtype=F64)
-    run = T.subgradient_descent(
-        problem, w0, 1500, lambda k: 1 / math.sqrt(k + 1), pieces=problem.pieces
-    )
-    assert run["best"][-1] - f_star < 5e-3
-    assert run["best"][-1] >= f_star - 1e-12  # never below the exact minimum
-    assert run["ties"] == 0
+    path, values = T.subgradient_descent(problem, w0, 1500, lambda k: 1 / math.sqrt(k + 1))
+    assert min(values) - f_star < 5e-3
+    assert min(values) >= f_star - 1e-12  # never below the exact minimum
+    assert problem.count_ties(path) == 0
 
 
 # --------------------------------------------------------------------------------------
@@ -173,31 +157,3 @@ def test_make_relu_regression():
     _, y1 = T.make_relu_regression(generator=torch.Generator().manual_seed(3))
     _, y2 = T.make_relu_regression(generator=torch.Generator().manual_seed(3))
     assert torch.equal(y1, y2)
-
-
-def test_train_relu_net_learns_and_records():
-    g = torch.Generator().manual_seed(0)
-    x, y = T.make_relu_regression(generator=g)
-    params = T.init_relu_net(16, generator=g)
-    assert [tuple(p.shape) for p in params] == [(1, 16), (16,), (16, 1), (1,)]
-    hist = T.train_relu_net(params, x, y, steps=800, lr=0.03, batch_size=32, generator=g)
-    assert len(hist["full_loss"]) == len(hist["batch_loss"]) == len(hist["cosine"]) == 800
-    assert hist["full_loss"][-1] < 0.05 * hist["full_loss"][0]
-    assert all(-1 - 1e-9 <= c <= 1 + 1e-9 for c in hist["cosine"])
-    assert hist["exact_zeros"] == 0
-
-
-def test_train_relu_net_at_the_kink_gets_no_hidden_gradient():
-    # all pre-activations exactly 0: PyTorch's relu'(0) = 0 passes no gradient to W1, b1
-    x, y = T.make_relu_regression(n=32, noise=0.0)
-    params = [
-        torch.zeros(1, 4, dtype=F64, requires_grad=True),
-        torch.zeros(4, dtype=F64, requires_grad=True),
-        torch.ones(4, 1, dtype=F64, requires_grad=True),
-        torch.zeros(1, dtype=F64, requires_grad=True),
-    ]
-    hist = T.train_relu_net(params, x, y, steps=5, batch_size=8, generator=torch.Generator())
-    assert hist["exact_zeros"] == 5 * 8 * 4
-    assert torch.equal(params[0], torch.zeros(1, 4, dtype=F64))
-    assert torch.equal(params[1], torch.zeros(4, dtype=F64))
-    assert float(params[3].detach()) != 0.0  # the output bias still learns

@@ -1,5 +1,6 @@
 """Exercise checkers of chapter 1 (differentiable almost everywhere): one-sided derivatives
-by difference quotients, and the subgradient test.
+by difference quotients, the subgradient test, and predictions of what autograd returns at
+a kink (predict, then run).
 
 Import explicitly: ``from dae_course.ch01_almost_everywhere import checks as ae_ex``. Needs only
 torch.
@@ -19,6 +20,8 @@ __all__ = [
     "check_one_sided_quotients",
     "is_subgradient",
     "check_is_subgradient",
+    "KINK_QUESTIONS",
+    "check_kink_predictions",
 ]
 
 Fn = Callable[[torch.Tensor], torch.Tensor]
@@ -451,3 +454,137 @@ def check_is_subgradient(fn: Callable) -> Feedback:
         f"{len(wrong)} of {len(queries)} answers are wrong; the first: for {label} the "
         f"answer is {right}, you said {not right}.",
     )
+
+
+# --------------------------------------------------------------------------------------
+# Exercise 3: predict, then run (what autograd returns at a kink)
+# --------------------------------------------------------------------------------------
+
+KINK_QUESTIONS = {
+    "minimum": (
+        "torch.minimum(x, torch.zeros_like(x))",
+        lambda t: torch.minimum(t, torch.zeros_like(t)),
+        0.0,
+    ),
+    "clamp": ("x.clamp(-1, 1)", lambda t: t.clamp(-1, 1), 1.0),
+    "relu + relu": (
+        "torch.relu(x) + torch.relu(-x)",
+        lambda t: torch.relu(t) + torch.relu(-t),
+        0.0,
+    ),
+}
+"""key -> (expression, function, point): the three questions of exercise 3."""
+
+_WHY = {
+    "minimum": "x and 0 tie at x = 0, and torch.minimum splits a tie evenly between its two "
+    "arguments, as torch.maximum does: 1/2 each",
+    "clamp": "clamp passes the gradient through wherever min <= x <= max, the bounds "
+    "included, so at x = 1 it is 1 (F.hardtanh, the same function, passes it only strictly "
+    "inside and returns 0)",
+    "relu + relu": "autograd differentiates the two relu calls separately and adds: "
+    "relu'(0) * 1 + relu'(0) * (-1) = 0 + 0 = 0. The function is |x|, which has no "
+    "derivative at 0; the program's answer happens to be a subgradient",
+}
+
+# (name, the predictions that betray it, message), most specific first
+_PREDICTION_MISTAKES = [
+    (
+        "always zero",
+        {"minimum": 0.0, "clamp": 0.0, "relu + relu": 0.0},
+        "you predicted 0 everywhere, as if PyTorch always chose f'(kink) = 0. That is "
+        "torch.relu's rule, not a general one: every operation has its own backward formula. "
+        "Here {why_minimum}; and {why_clamp}.",
+    ),
+    (
+        "hardtanh's rule for clamp",
+        {"minimum": 0.5, "clamp": 0.0, "relu + relu": 0.0},
+        "two of three: only the clamp is off. You gave it F.hardtanh's answer (0, from the "
+        "table), but the two compute the same function with different backward rules: "
+        "{why_clamp}.",
+    ),
+    (
+        "midpoint of the one-sided derivatives",
+        {"minimum": 0.5, "clamp": 0.5, "relu + relu": 0.0},
+        "you predicted the midpoint of the left and right derivatives everywhere. That is "
+        "what a tie in torch.minimum or torch.maximum gives, but not a general rule: "
+        "{why_clamp}.",
+    ),
+]
+
+
+def _as_number(v: Any) -> Optional[float]:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, torch.Tensor):
+        return float(v.detach()) if v.numel() == 1 else None
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def check_kink_predictions(fn: Callable) -> Feedback:
+    """Check ``fn() -> {key: number}``: predictions of what autograd returns at three kinks.
+
+    The questions are :data:`KINK_QUESTIONS`; the truth is what ``backward()`` returns,
+    computed here in float64 (0.5, 1 and 0). A prediction counts as right within 0.01.
+    Recognised patterns: 0 everywhere (ReLU's convention taken as a rule), ``F.hardtanh``'s
+    answer for ``clamp`` (same function, different backward), the midpoint of the one-sided
+    derivatives everywhere. Otherwise each wrong prediction gets the rule that decides it.
+
+    Args:
+        fn: the student's function, no arguments, returning a dict with the keys
+            ``"minimum"``, ``"clamp"`` and ``"relu + relu"``.
+
+    Returns:
+        A :class:`Feedback`.
+    """
+    exercise = "predict, then run"
+    ctx = CheckContext(exercise, 0.0, 0.0)
+    out, verdict = call_safely(fn, (), ctx, "your predictions")
+    if verdict is not None:
+        return verdict
+    if not isinstance(out, dict):
+        return Feedback(
+            exercise,
+            INCORRECT,
+            'return a dict {"minimum": ..., "clamp": ..., "relu + relu": ...} of '
+            f"numbers; you returned {fmt(out)}.",
+            "not a dict",
+        )
+    guesses = {}
+    for key, (expression, _, x0) in KINK_QUESTIONS.items():
+        guess = _as_number(out.get(key))
+        if guess is None:
+            return Feedback(
+                exercise,
+                INCORRECT,
+                f"give a number for {key!r} ({expression} at x = {x0:g}); you gave "
+                f"{fmt(out.get(key))}.",
+                "missing prediction",
+            )
+        guesses[key] = guess
+    truth = {}
+    for key, (_, f, x0) in KINK_QUESTIONS.items():
+        t = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+        f(t).backward()
+        truth[key] = float(t.grad)
+    wrong = [k for k in KINK_QUESTIONS if not math.isclose(guesses[k], truth[k], abs_tol=0.01)]
+    if not wrong:
+        return Feedback(
+            exercise,
+            CORRECT,
+            "all 3 predictions match what autograd returns: a tie split evenly, clamp's "
+            "bounds included, and the chain rule applied piece by piece. Well done!",
+        )
+    fill = {f"why_{k.split()[0]}": why for k, why in _WHY.items()}
+    for name, pattern, message in _PREDICTION_MISTAKES:
+        if all(math.isclose(guesses[k], v, abs_tol=0.01) for k, v in pattern.items()):
+            return Feedback(exercise, INCORRECT, message.format(**fill), name)
+    details = "; ".join(
+        f"{KINK_QUESTIONS[k][0]} at x = {KINK_QUESTIONS[k][2]:g}: autograd returns "
+        f"{truth[k]:g} (you predicted {guesses[k]:g}): {_WHY[k]}"
+        for k in wrong
+    )
+    verb = "differs" if len(wrong) == 1 else "differ"
+    return Feedback(exercise, INCORRECT, f"{len(wrong)} of 3 predictions {verb}. {details}.")

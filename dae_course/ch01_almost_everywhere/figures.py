@@ -94,7 +94,8 @@ def draw_difference_quotients(fig: Figure, h: float, x0: float = 0.1) -> str:
     kink, the graph is a straight line and both secants have slope 1. Right: both
     one-sided quotients at 0 and at ``x0`` against ``h`` (log axis), with the
     current ``h`` marked. Meant as the ``draw`` function of
-    :func:`relaxlib.explorers.parameter_explorer` and :func:`relaxlib.sliders.scrub_animation`.
+    :func:`dae_course.explorers.parameter_explorer` and
+    :func:`dae_course.sliders.scrub_animation`.
 
     Args:
         fig: the (empty) figure to draw into; three axes are added.
@@ -217,15 +218,17 @@ def subgradient_descent_figure(
 ) -> Figure:
     """Subgradient descent on a max of affine functions: a path, and the gap to the minimum.
 
-    Left: filled contours of ``problem`` (a :class:`relaxlib.toys.almost_everywhere.MaxAffine`
-    in 2-D; the creases are where pieces tie, the function's kinks) with the first
-    ``path_steps`` iterates of one run. Right: for every run, ``f(w_k) - f*`` (thin) and the
-    best value so far minus ``f*`` (thick) against ``k`` on log-log axes.
+    Left: filled contours of ``problem`` (a 2-D
+    :class:`dae_course.ch01_almost_everywhere.problems.MaxAffine`; the creases are where
+    pieces tie, the function's kinks) with the first ``path_steps`` iterates of one run.
+    Right: for every run, ``f(w_k) - f*`` (thin) and the best value so far minus ``f*``
+    (thick) against ``k`` on log-log axes.
 
     Args:
         problem: a 2-D ``MaxAffine``.
-        runs: name -> the dict returned by
-            :func:`relaxlib.toys.almost_everywhere.subgradient_descent`.
+        runs: name -> a dict with ``"path"`` (the iterates, shape ``(k + 1, 2)``),
+            ``"values"`` (``f`` at each iterate) and ``"best"`` (the best value so far), as
+            the page computes them from its ``subgradient_descent``.
         f_star: the exact minimum; ``w_star``: the minimiser, marked with a star.
         path_run: which run's path to draw (default: the first).
         path_steps: how many steps of it to draw.
@@ -299,7 +302,8 @@ def minibatch_figure(
     everything right of 0 is a step that points downhill for the full loss.
 
     Args:
-        history: as returned by :func:`relaxlib.toys.almost_everywhere.train_relu_net`.
+        history: the log of the page's minibatch SGD loop: lists ``"batch_loss"``,
+            ``"full_loss"`` and ``"cosine"``, one entry per step.
         noise_floor: the variance of the label noise, drawn as a dashed line.
         figsize: figure size in inches.
 

@@ -1,15 +1,14 @@
-"""Small problems of chapter 1 (differentiable almost everywhere), with exact answers.
+"""Toy problems of chapter 1 (differentiable almost everywhere), with exact answers.
 
-* :func:`largest_change`: a numerical probe of continuity (how much ``f`` can move when its
-  input moves by at most ``delta``).
-* :func:`autograd_derivative`: the number autograd returns for ``f'(x)``, at kinks included.
 * :func:`rounding_hit_probability`: the exact probability that a Gaussian value, rounded to
   a floating-point format, lands exactly on a given point (a kink).
-* :class:`MaxAffine`, :func:`make_max_affine`, :func:`subgradient_descent`: a convex
-  piecewise-linear objective whose exact minimum is known, minimised by subgradient descent.
-* :func:`make_relu_regression`, :func:`train_relu_net`: a one-hidden-layer ReLU network fitted
-  by minibatch SGD, recording how noisy each step's direction is.
+* :class:`MaxAffine`, :func:`make_max_affine`: a convex piecewise-linear objective whose
+  exact minimum is known, for the page's subgradient descent.
+* :func:`subgradient_descent`: the copy of the algorithm the page defines (the tests use it).
+* :func:`w_target`, :func:`make_relu_regression`: the data the page's minibatch SGD fits.
 
+The chapter's algorithms (the continuity probe, autograd at a kink, subgradient descent, the
+ReLU network and its SGD loop) are written on the page, ``chapters/01_almost_everywhere.ipynb``.
 Needs only torch. Every random draw takes a ``generator`` (draw on the CPU generator, then
 move to ``device``, so results do not depend on the device).
 """
@@ -19,75 +18,18 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence, Union
+from typing import Optional
 
 import torch
 
 __all__ = [
-    "largest_change",
-    "autograd_derivative",
     "rounding_hit_probability",
     "MaxAffine",
     "make_max_affine",
     "subgradient_descent",
     "w_target",
     "make_relu_regression",
-    "init_relu_net",
-    "relu_net",
-    "train_relu_net",
 ]
-
-Fn = Callable[[torch.Tensor], torch.Tensor]
-
-
-def largest_change(f: Fn, xs: torch.Tensor, delta: float, n_offsets: int = 21) -> float:
-    r"""The largest change of ``f`` over the points ``xs`` when the input moves by <= ``delta``.
-
-    .. math:: \max_{x \in xs,\ |d| \le \delta} |f(x + d) - f(x)|
-
-    with ``d`` on ``n_offsets`` evenly spaced values in ``[-delta, delta]``. For a continuous
-    ``f`` this goes to 0 with ``delta``; for a 1-Lipschitz function such as ReLU or ``|x|`` it
-    is at most ``delta``; at a jump it stays at the jump's height however small ``delta`` is.
-
-    Args:
-        f: a function of a tensor, applied elementwise.
-        xs: 1-d tensor of points.
-        delta: the largest perturbation, >= 0.
-        n_offsets: how many perturbations ``d`` to try (odd, so that ``d = 0`` is one).
-
-    Returns:
-        The largest absolute change, a Python float.
-
-    Reference: the epsilon-delta definition of continuity, e.g. W. Rudin, *Principles of
-    Mathematical Analysis*, 3rd ed., McGraw-Hill 1976, definition 4.5.
-    """
-    d = torch.linspace(-delta, delta, n_offsets, dtype=xs.dtype, device=xs.device)
-    moved = f(xs[:, None] + d[None, :])
-    return float((moved - f(xs)[:, None]).abs().max())
-
-
-def autograd_derivative(f: Fn, x: float, dtype: torch.dtype = torch.float64, device=None) -> float:
-    """What autograd returns as the derivative of ``f`` at the point ``x``.
-
-    Where ``f`` is differentiable this is ``f'(x)``. At a kink there is no derivative and the
-    result is whatever the backward formulas of the operations used in ``f`` produce: for
-    ``torch.relu`` at 0 it is 0, for ``x.clamp(min=0)`` at 0 it is 1, for
-    ``torch.maximum(x, 0)`` at 0 it is 1/2, and for ``torch.sqrt(x * x)`` at 0 it is NaN.
-
-    Args:
-        f: a scalar function built from torch operations.
-        x: the point.
-        dtype, device: of the 0-d input tensor.
-
-    Returns:
-        ``d f / d x`` as computed by ``backward()``, a Python float.
-
-    Reference: A. Griewank and A. Walther, *Evaluating Derivatives*, 2nd ed., SIAM 2008
-    (automatic differentiation differentiates the program, not the function).
-    """
-    t = torch.tensor(x, dtype=dtype, device=device, requires_grad=True)
-    f(t).backward()
-    return float(t.grad)
 
 
 def _normal_cdf(z: torch.Tensor) -> torch.Tensor:
@@ -156,7 +98,8 @@ class MaxAffine:
     ``f(w)`` accepts ``w`` of shape ``(..., d)`` and returns shape ``(...)``. It is
     differentiable except where two or more pieces tie for the maximum, a set of measure
     zero; there ``torch.amax`` hands autograd an average of the tied slopes, which is still a
-    subgradient. :meth:`minimum` gives the exact minimum.
+    subgradient. :meth:`minimum` gives the exact minimum, :meth:`count_ties` counts the
+    iterates of a path that land exactly on a crease.
     """
 
     A: torch.Tensor
@@ -174,6 +117,16 @@ class MaxAffine:
 
     def __call__(self, w: torch.Tensor) -> torch.Tensor:
         return self.pieces(w).amax(dim=-1)
+
+    def count_ties(self, path: torch.Tensor) -> int:
+        """How many of the points ``path`` (shape ``(k, d)``) lie exactly on a crease.
+
+        A point is on a crease when two or more pieces tie exactly for the maximum: there
+        ``f`` has no gradient and autograd has to choose (``torch.amax`` averages the tied
+        slopes).
+        """
+        p = self.pieces(path)
+        return int(((p == p.amax(dim=-1, keepdim=True)).sum(dim=-1) > 1).sum())
 
     def minimum(self) -> tuple:
         """The exact minimiser and minimum value, by enumerating vertices.
@@ -243,15 +196,10 @@ def make_max_affine(
     return MaxAffine(A.to(dtype=dtype, device=device), b.to(dtype=dtype, device=device))
 
 
-def subgradient_descent(
-    f: Callable[[torch.Tensor], torch.Tensor],
-    w0: torch.Tensor,
-    steps: int,
-    step_size: Union[float, Callable[[int], float]],
-    *,
-    pieces: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
-) -> dict:
+def subgradient_descent(f, w0, steps, step_size):
     r"""Minimise ``f`` by :math:`w_{k+1} = w_k - \alpha_k g_k`, with :math:`g_k` from autograd.
+
+    Defined on the page: chapters/01_almost_everywhere.ipynb
 
     Where ``f`` is differentiable :math:`g_k` is the gradient; at a kink it is whatever
     autograd returns (a subgradient for the operations of :class:`MaxAffine`). The method
@@ -262,52 +210,33 @@ def subgradient_descent(
 
     Args:
         f: the objective, a scalar function of ``w``.
-        w0: the start, a floating tensor (not modified).
+        w0: the start, a floating tensor of shape ``(d,)`` (not modified).
         steps: number of updates.
         step_size: a constant, or a function ``k -> alpha_k``.
-        pieces: optionally, a function returning the values of the pieces of ``f`` (as
-            :meth:`MaxAffine.pieces`); then exact ties for the maximum are counted.
 
     Returns:
-        A dict with ``"values"`` (``f(w_k)`` for ``k = 0..steps``), ``"best"`` (running
-        minimum of the values), ``"w"`` (the final iterate), ``"path"`` (every iterate,
-        shape ``(steps + 1, d)``), ``"increases"`` (how many
-        steps raised ``f``) and ``"ties"`` (iterates where two pieces tied exactly, or
-        ``None`` without ``pieces``).
+        ``(path, values)``: every iterate, a tensor of shape ``(steps + 1, d)``, and the
+        list of ``f(w_k)`` for ``k = 0..steps`` as Python floats.
 
     Reference: N. Z. Shor, *Minimization Methods for Non-Differentiable Functions*,
     Springer 1985; S. Boyd, L. Xiao and A. Mutapcic, "Subgradient methods", lecture notes,
     Stanford University, 2003.
     """
-    rule = step_size if callable(step_size) else (lambda k: float(step_size))
-    w = w0.detach().clone()
-    values, path, ties = [], [], 0
+    rule = step_size if callable(step_size) else (lambda k: step_size)
+    w, path, values = w0.clone(), [], []
     for k in range(steps + 1):
-        path.append(w.detach().clone())
         w.requires_grad_(True)
         value = f(w)
-        values.append(float(value.detach()))
-        if pieces is not None:
-            p = pieces(w.detach())
-            ties += int((p == p.max()).sum() > 1)
-        if k == steps:
-            break
-        (g,) = torch.autograd.grad(value, w)
-        w = (w.detach() - rule(k) * g).detach()
-    best = list(itertools.accumulate(values, min))
-    increases = sum(b > a for a, b in zip(values, values[1:]))
-    return {
-        "values": values,
-        "best": best,
-        "w": w.detach(),
-        "path": torch.stack(path),
-        "increases": increases,
-        "ties": ties if pieces is not None else None,
-    }
+        path.append(w.detach())
+        values.append(value.item())
+        if k < steps:
+            (g,) = torch.autograd.grad(value, w)  # a subgradient where f has a kink
+            w = w.detach() - rule(k) * g
+    return torch.stack(path), values
 
 
 # --------------------------------------------------------------------------------------
-# A small ReLU network trained by minibatch SGD
+# The data of the page's minibatch SGD
 # --------------------------------------------------------------------------------------
 
 
@@ -343,99 +272,3 @@ def make_relu_regression(
     x = torch.linspace(-2, 2, n, dtype=torch.float64)[:, None]
     y = w_target(x) + noise * torch.randn(n, 1, generator=generator, dtype=torch.float64)
     return x.to(dtype=dtype, device=device), y.to(dtype=dtype, device=device)
-
-
-def init_relu_net(
-    hidden: int = 16,
-    *,
-    generator: Optional[torch.Generator] = None,
-    dtype: torch.dtype = torch.float64,
-    device=None,
-) -> list:
-    """Parameters ``[W1 (1, H), b1 (H,), W2 (H, 1), b2 (1,)]`` of a 1-H-1 ReLU network.
-
-    He initialisation for the first layer (variance 2/fan-in), fan-in scaling for the
-    second, small Gaussian biases; all drawn from ``generator``, all with
-    ``requires_grad=True``.
-
-    Reference: K. He, X. Zhang, S. Ren and J. Sun, "Delving deep into rectifiers", ICCV 2015.
-    """
-    shapes = [(1, hidden), (hidden,), (hidden, 1), (1,)]
-    scales = [math.sqrt(2.0), 0.5, math.sqrt(1.0 / hidden), 0.0]
-    params = []
-    for shape, scale in zip(shapes, scales):
-        p = scale * torch.randn(*shape, generator=generator, dtype=torch.float64)
-        params.append(p.to(dtype=dtype, device=device).requires_grad_(True))
-    return params
-
-
-def relu_net(params: Sequence[torch.Tensor], x: torch.Tensor, return_pre: bool = False):
-    """The network ``relu(x W1 + b1) W2 + b2``; optionally also its pre-activations ``x W1 + b1``.
-
-    Args:
-        params: ``[W1, b1, W2, b2]`` as from :func:`init_relu_net`.
-        x: inputs of shape ``(n, 1)``.
-        return_pre: also return the hidden pre-activations, shape ``(n, H)``.
-
-    Returns:
-        The outputs, shape ``(n, 1)`` (and the pre-activations).
-    """
-    W1, b1, W2, b2 = params
-    pre = x @ W1 + b1
-    out = torch.relu(pre) @ W2 + b2
-    return (out, pre) if return_pre else out
-
-
-def train_relu_net(
-    params: Sequence[torch.Tensor],
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    steps: int = 1500,
-    batch_size: int = 16,
-    lr: float = 0.05,
-    generator: Optional[torch.Generator] = None,
-) -> dict:
-    """Minibatch SGD on the mean squared error, recording how noisy every step is.
-
-    Each step draws ``batch_size`` examples without replacement (from ``generator``),
-    takes the gradient of the minibatch loss and updates ``params`` in place. Before the
-    update it also computes the full-data loss and gradient, only to measure the step.
-
-    Args:
-        params: as returned by :func:`init_relu_net` (updated in place).
-        x, y: the data, shape ``(n, 1)``.
-        steps, batch_size, lr: the SGD settings.
-        generator: CPU generator for the minibatch draws.
-
-    Returns:
-        A dict of lists, one entry per step: ``"batch_loss"`` (the minibatch loss the step
-        used), ``"full_loss"`` (the full-data loss at the same parameters), ``"cosine"``
-        (cosine between the minibatch gradient and the full gradient: > 0 means the step
-        goes downhill for the full loss, for a small enough learning rate), and the integer
-        ``"exact_zeros"`` (how many hidden pre-activations were exactly 0, i.e. on ReLU's
-        kink, over all minibatches).
-
-    Reference: L. Bottou, F. E. Curtis and J. Nocedal, "Optimization methods for large-scale
-    machine learning", SIAM Review 60(2), 2018.
-    """
-    n = x.shape[0]
-    history = {"batch_loss": [], "full_loss": [], "cosine": [], "exact_zeros": 0}
-    for _ in range(steps):
-        full = torch.mean((relu_net(params, x) - y) ** 2)
-        g_full = torch.autograd.grad(full, params)
-        idx = torch.randperm(n, generator=generator)[:batch_size].to(x.device)
-        out, pre = relu_net(params, x[idx], return_pre=True)
-        batch = torch.mean((out - y[idx]) ** 2)
-        g_batch = torch.autograd.grad(batch, params)
-        flat_full = torch.cat([g.reshape(-1) for g in g_full])
-        flat_batch = torch.cat([g.reshape(-1) for g in g_batch])
-        cos = torch.dot(flat_full, flat_batch) / (flat_full.norm() * flat_batch.norm())
-        history["batch_loss"].append(float(batch.detach()))
-        history["full_loss"].append(float(full.detach()))
-        history["cosine"].append(float(cos))
-        history["exact_zeros"] += int((pre == 0).sum())
-        with torch.no_grad():
-            for p, g in zip(params, g_batch):
-                p -= lr * g
-    return history

@@ -1,5 +1,6 @@
 """Exercise checkers of chapter 2 (relaxing ReLU): a stable softplus with sharpness β, its
-derivative, and the β that keeps softplus within a tolerance of ReLU.
+derivative, the β that keeps softplus within a tolerance of ReLU, and the curvature of
+softplus_β at 0 (a short derivation).
 
 Import explicitly: ``from dae_course.ch02_softplus import checks as sx``. Needs only torch.
 """
@@ -31,6 +32,7 @@ __all__ = [
     "check_softplus_derivative",
     "reference_beta_for_gap",
     "check_beta_for_gap",
+    "check_curvature_at_zero",
 ]
 
 _SMALL = (-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0)
@@ -47,7 +49,7 @@ def softplus_cases() -> list:
     4. nine values in ``[-2, 2]`` in float32 with β = 10 (a sharp softplus).
 
     Returns:
-        A list of :class:`relaxlib.exercises.Case` with arguments ``(x, beta)``.
+        A list of :class:`dae_course.checking.Case` with arguments ``(x, beta)``.
     """
     batch = torch.tensor(
         [[-2000.0, -3.0, 0.25, 2000.0], [-1.5, 0.0, 1.5, 40.0], [-800.0, -0.5, 2.0, 800.0]],
@@ -143,7 +145,7 @@ def check_softplus_beta(fn: Callable) -> Feedback:
         fn: the student's function ``fn(x, beta) -> tensor`` (``beta`` a Python float).
 
     Returns:
-        A :class:`relaxlib.exercises.Feedback`.
+        A :class:`dae_course.checking.Feedback`.
 
     Reference: Hare, "Differentiable Relaxations and Reparameterisations" (lecture);
     PyTorch ``torch.nn.functional.softplus``.
@@ -295,7 +297,7 @@ def check_softplus_derivative(fn: Callable) -> Feedback:
         fn: the student's function ``fn(x, beta) -> tensor`` (``beta`` a Python float).
 
     Returns:
-        A :class:`relaxlib.exercises.Feedback`.
+        A :class:`dae_course.checking.Feedback`.
 
     Reference: Hare, "Differentiable Relaxations and Reparameterisations" (lecture), "its
     derivative is the sigmoid function".
@@ -418,7 +420,7 @@ def check_beta_for_gap(fn: Callable) -> Feedback:
         fn: the student's function ``fn(tol) -> float`` (a 0-d tensor is accepted).
 
     Returns:
-        A :class:`relaxlib.exercises.Feedback`.
+        A :class:`dae_course.checking.Feedback`.
     """
     exercise = "β for a tolerance"
     ctx = CheckContext(exercise, 0.0, 0.0)
@@ -498,4 +500,118 @@ def check_beta_for_gap(fn: Callable) -> Feedback:
         CORRECT,
         f"all {len(cases)} checks passed: each β keeps softplus_β within tol of ReLU, and "
         "is the smallest that does. Well done!",
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Exercise 4: the curvature of softplus_beta at 0 (a short derivation)
+# --------------------------------------------------------------------------------------
+
+# (name, the wrong formula, why it is wrong), most specific first
+_CURVATURE_MISTAKES = [
+    (
+        "slope, not curvature",
+        lambda b: 0.5,
+        "you returned 1/2, the slope σ(0) at x = 0. The curvature is the derivative of the "
+        "slope: d/dx σ(βx) = β σ'(βx) = β σ(βx)(1 - σ(βx)).",
+    ),
+    (
+        "forgot β",
+        lambda b: 0.25,
+        "you returned 1/4 whatever β is: that is the curvature of plain softplus (β = 1). "
+        "Differentiating σ(βx) brings out a factor β by the chain rule.",
+    ),
+    (
+        "β squared",
+        lambda b: b * b / 4,
+        "you returned β²/4: one β too many. The slope is σ(βx) (the β from the first "
+        "derivative cancelled the 1/β in front); differentiating it once more brings out one "
+        "β, so the curvature is β σ'(0) = β/4.",
+    ),
+    (
+        "divided by β",
+        lambda b: 1 / (4 * b),
+        "you returned 1/(4β): the curvature grows with β (a sharper corner), it does not "
+        "shrink. d/dx σ(βx) = β σ'(βx), and σ'(0) = 1/4.",
+    ),
+    (
+        "σ'(0) = 1/2",
+        lambda b: b / 2,
+        "you returned β/2: the factor β is right, but σ'(0) = σ(0)(1 - σ(0)) = 1/2 · 1/2 "
+        "= 1/4, not 1/2.",
+    ),
+    (
+        "the gap",
+        lambda b: math.log(2) / b,
+        "you returned log(2)/β, the largest gap between softplus_β and ReLU. The question "
+        "is the second derivative at 0: differentiate the slope σ(βx) once more.",
+    ),
+    (
+        "ReLU's second derivative",
+        lambda b: 0.0,
+        "you returned 0, ReLU's second derivative away from its kink. softplus_β bends at "
+        "0: its slope σ(βx) has derivative β σ(βx)(1 - σ(βx)) there.",
+    ),
+]
+
+
+def check_curvature_at_zero(fn: Callable) -> Feedback:
+    r"""Check ``fn(beta)``: the second derivative of :math:`\operatorname{softplus}_\beta` at 0.
+
+    The answer is :math:`\beta\,\sigma(0)\,(1 - \sigma(0)) = \beta/4`; each case compares
+    with what autograd returns when it differentiates ``F.softplus(x, beta)`` twice at 0,
+    for β = 3, 1, 0.5 and 10 (values at which the recognised mistakes all differ). A
+    mistake is named when its formula reproduces every answer. Recognised mistakes: the
+    slope 1/2, the β forgotten (1/4), β²/4, 1/(4β), σ'(0) taken as 1/2 (β/2), the gap
+    log(2)/β, and ReLU's 0.
+
+    Args:
+        fn: the student's function ``fn(beta) -> float`` (a 0-d tensor is accepted).
+
+    Returns:
+        A :class:`dae_course.checking.Feedback`.
+    """
+    exercise = "curvature at 0"
+    ctx = CheckContext(exercise, 0.0, 0.0)
+    cases = [3.0, 1.0, 0.5, 10.0]
+    answers, truths = [], []
+    for beta in cases:
+        label = f"β = {beta:g}"
+        out, verdict = call_safely(fn, (beta,), ctx, label)
+        if verdict is not None:
+            return verdict
+        try:
+            answers.append(float(out))
+        except (TypeError, ValueError, RuntimeError):
+            return Feedback(
+                exercise,
+                INCORRECT,
+                f"return one number; for {label} you returned {fmt(out)}.",
+                "not a number",
+            )
+        x = torch.zeros((), dtype=torch.float64, requires_grad=True)
+        (slope,) = torch.autograd.grad(F.softplus(x, beta=beta), x, create_graph=True)
+        (curvature,) = torch.autograd.grad(slope, x)
+        truths.append(float(curvature))
+
+    def same(values: list) -> bool:
+        return all(math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-12) for a, b in zip(answers, values))
+
+    if same(truths):
+        return Feedback(
+            exercise,
+            CORRECT,
+            f"all {len(cases)} checks passed: the curvature at 0 is β/4, so the corner gets "
+            "sharper in proportion to β. Well done!",
+        )
+    for name, model, message in _CURVATURE_MISTAKES:
+        if same([model(beta) for beta in cases]):
+            return Feedback(exercise, INCORRECT, message, name)
+    k = next(i for i, (a, t) in enumerate(zip(answers, truths)) if not math.isclose(a, t))
+    return Feedback(
+        exercise,
+        INCORRECT,
+        f"for β = {cases[k]:g} autograd finds the curvature {truths[k]:.4g} at 0, you "
+        f"returned {answers[k]:.4g}. Differentiate σ(βx) with the chain rule and use "
+        "σ' = σ (1 - σ).",
     )

@@ -42,8 +42,8 @@ def draw_softplus_panel(fig: Figure, beta: float, *, xlim: float = 3.0, points: 
     ``[-xlim, xlim]``, with the largest gap between them, :math:`\log(2)/\beta` at
     :math:`x = 0`, drawn as a vertical bar. Right axes: the derivatives, ReLU's step
     :math:`\mathbb{1}[x > 0]` and the sigmoid :math:`\sigma(\beta x)`. Meant as the ``draw``
-    function of :func:`relaxlib.sliders.scrub_animation` and
-    :func:`relaxlib.explorers.parameter_explorer`.
+    function of :func:`dae_course.sliders.scrub_animation` and
+    :func:`dae_course.explorers.parameter_explorer`.
 
     Args:
         fig: the (empty) figure to draw into; two axes are added.
@@ -168,7 +168,7 @@ def training_curves_figure(
     Args:
         curves: activation name -> tensor of shape ``(steps, seeds)`` of losses.
         colors: activation name -> colour; default ReLU dark grey, softplus orange, others
-            from :data:`relaxlib.palette.CATEGORY_COLORS`.
+            from :data:`dae_course.palette.CATEGORY_COLORS`.
         figsize: figure size in inches.
         ylabel: label of the (logarithmic) y axis.
 
