@@ -150,6 +150,8 @@ def _exercise_headings(cells: list) -> None:
         nonlocal number
         number += 1
         title = match["title"].strip()
+        if re.match(r"Exercise \d+\b", title):  # the chapter numbers its exercises itself
+            return f"### {title}\n"
         return f"### Exercise {number}: {title}\n" if title else f"### Exercise {number}\n"
 
     for cell in cells:
