@@ -5,7 +5,7 @@
 
 relaxlib draws its Gumbel noise as -log(E), E ~ Exp(1). On the CPU in float32 it computes E
 from ``torch.rand(dtype=float64)`` and a vectorised log1p instead of calling the slow serial
-``exponential_`` (see ``relaxlib/sampling.py``), and promises the same bits. This script
+``exponential_`` (see ``relaxlib/_exponential.py``), and promises the same bits. This script
 compares, bit for bit, for many seeds, sizes, shapes and dtypes, with a generator and with
 the global one:
 
@@ -28,7 +28,7 @@ import time
 import torch
 
 import relaxlib as rl
-from relaxlib import sampling
+from relaxlib import _exponential as sampling
 
 FLOATS = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
 

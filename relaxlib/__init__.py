@@ -6,8 +6,8 @@ importable from the top level::
     import relaxlib as rl
     rl.soft_argmax(torch.tensor([1.1, 4.0, -0.1, 2.3]), temperature=0.2)
 
-``import relaxlib`` needs only torch; plotting, widget and exercise helpers live in
-submodules imported explicitly (``from relaxlib import plotting``).
+``import relaxlib`` needs only torch. The book's own code (toy problems, figures, widgets,
+exercise checkers) lives in the separate package ``dae_course``, which imports relaxlib.
 """
 
 from .devices import default_device
@@ -26,22 +26,7 @@ from .straight_through import st_argmax, st_one_hot_argmax, stop_gradient, strai
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "default_device",
-    "gumbel_max_sample",
-    "gumbel_noise",
-    "gumbel_softmax",
-    "huber",
-    "normal_rsample",
-    "one_hot_argmax",
-    "reinforce_surrogate",
-    "smooth_l1",
-    "soft_argmax",
-    "soft_max",
-    "softmax",
-    "softplus",
-    "st_argmax",
-    "st_one_hot_argmax",
-    "stop_gradient",
-    "straight_through",
-]
+__all__ = ["softplus", "softmax", "soft_argmax", "soft_max", "one_hot_argmax", "huber"]
+__all__ += ["smooth_l1", "stop_gradient", "straight_through", "st_argmax", "st_one_hot_argmax"]
+__all__ += ["normal_rsample", "gumbel_noise", "gumbel_max_sample", "gumbel_softmax"]
+__all__ += ["reinforce_surrogate", "default_device"]

@@ -16,9 +16,18 @@ def default_device() -> torch.device:
     notebook runs unchanged on a GPU (``RELAXLIB_DEVICE=cuda``). Noise is still drawn from
     CPU generators, so the printed numbers do not depend on the device.
 
+    Returns:
+        A ``torch.device``.
+
     Raises:
         ValueError: ``RELAXLIB_DEVICE`` does not name a device, or names CUDA when no CUDA
             device is available.
+
+    Examples:
+        >>> import torch, relaxlib as rl
+        >>> x = torch.zeros(3, device=rl.default_device())
+        >>> x.device == rl.default_device()
+        True
     """
     name = os.environ.get("RELAXLIB_DEVICE", "").strip() or "cpu"
     try:

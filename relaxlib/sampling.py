@@ -9,14 +9,22 @@ is drawn from PyTorch's global generator on the result's device.
 
 from __future__ import annotations
 
-import functools
-import math
 from typing import Optional, Sequence, Union
 
 import torch
 
-from ._validation import Scalar, check_dim, check_floating, check_positive, compute_dtype
-from .relaxations import _tempered_probs, one_hot_argmax
+from ._exponential import exponential
+from ._validation import (
+    Scalar,
+    check_broadcasts_to,
+    check_categories,
+    check_dim,
+    check_floating,
+    check_row_max,
+    check_scale,
+    compute_dtype,
+)
+from .relaxations import _check_tempered, _one_hot_max, _tempered_probs
 from .straight_through import straight_through
 
 __all__ = ["normal_rsample", "gumbel_noise", "gumbel_max_sample", "gumbel_softmax"]
@@ -62,44 +70,58 @@ def normal_rsample(
 
     The randomness enters through :math:`z` alone, whose distribution depends on no
     parameter, so :math:`\partial y/\partial\mu = 1` and :math:`\partial y/\partial\sigma = z`
-    flow back to ``mu`` and ``sigma`` (the reparameterisation trick).
+    flow back to ``mu`` and ``sigma`` (the reparameterisation trick). :math:`z` is drawn in
+    the result's dtype (float32 for float16 and bfloat16, then rounded).
 
     Args:
-        mu: mean, a floating tensor (or a number).
-        sigma: standard deviation (not the variance), finite and > 0: a number or a floating
-            tensor broadcastable with ``mu``.
+        mu: mean, a floating tensor (it sets the result's shape, dtype and device) or a number
+            (then ``sigma`` does).
+        sigma: standard deviation (not the variance), finite, > 0 and at most
+            ``finfo(dtype).max / 16`` (finite samples): a number, or a floating tensor that
+            broadcasts to ``mu``.
         sample_shape: leading shape of independent draws, as in ``torch.distributions``.
         generator: optional ``torch.Generator``; :math:`z` is drawn on its device.
 
     Returns:
-        Tensor of shape ``sample_shape + broadcast(mu.shape, sigma.shape)``, on ``mu``'s device
-        (or ``sigma``'s), in the promoted floating dtype of the two.
+        Tensor of shape ``sample_shape + mu.shape``, on ``mu``'s device, of ``mu``'s dtype
+        (both numbers: ``torch.get_default_dtype()`` on the CPU).
+
+    Raises:
+        TypeError: ``mu`` or ``sigma`` is neither a number nor a floating tensor; a bad
+            ``generator`` or ``sample_shape``.
+        ValueError: a bad ``sigma`` (see above); a negative size in ``sample_shape``.
 
     Reference: Kingma & Welling, "Auto-encoding variational Bayes", ICLR 2014; Rezende,
     Mohamed & Wierstra, "Stochastic backpropagation and approximate inference in deep
     generative models", ICML 2014.
+
+    Examples:
+        >>> import torch, relaxlib as rl
+        >>> mu = torch.tensor([0.0, 10.0], requires_grad=True)
+        >>> y = rl.normal_rsample(mu, 2.0, generator=torch.Generator().manual_seed(0))
+        >>> y
+        tensor([3.0820, 9.4131], grad_fn=<AddBackward0>)
+        >>> y.sum().backward(); mu.grad
+        tensor([1., 1.])
     """
     generator = _check_generator(generator)
     if isinstance(mu, torch.Tensor):
         check_floating(mu, "mu")
     elif isinstance(mu, bool) or not isinstance(mu, (int, float)):
         raise TypeError(f"mu must be a floating tensor or a number, got {type(mu).__name__}")
-    sigma_checked = check_positive(sigma, "sigma")
+    sigma_checked, _, high = check_scale(sigma, "sigma")
     if isinstance(sigma, torch.Tensor) and isinstance(sigma_checked, float):
-        sigma_checked = sigma  # keep a 0-d tensor as given (device, dtype, graph)
-    ref = next((t for t in (mu, sigma_checked) if isinstance(t, torch.Tensor)), None)
-    if ref is None:
-        dtype, device, batch = torch.get_default_dtype(), torch.device("cpu"), torch.Size()
+        sigma_checked = sigma  # keep a 0-d tensor as given (device, graph)
+    main = mu if isinstance(mu, torch.Tensor) else sigma_checked
+    if isinstance(main, torch.Tensor):
+        dtype, device, batch = main.dtype, main.device, main.shape
     else:
-        tensors = [t for t in (mu, sigma_checked) if isinstance(t, torch.Tensor)]
-        # PyTorch's own promotion: a 0-d sigma does not widen a float16 mu, as in mu + sigma*z.
-        dtype = tensors[0].dtype if len(tensors) == 1 else torch.result_type(mu, sigma_checked)
-        device = ref.device
-        shapes = [t.shape for t in tensors]
-        # (torch.broadcast_shapes costs ~50 us of Python; skip it when the shapes agree.)
-        batch = (
-            shapes[0] if shapes.count(shapes[0]) == len(shapes) else torch.broadcast_shapes(*shapes)
-        )
+        dtype, device, batch = torch.get_default_dtype(), torch.device("cpu"), torch.Size()
+    check_broadcasts_to(sigma_checked, batch, "sigma", "mu")
+    if high > torch.finfo(dtype).max / 16:
+        raise ValueError(f"sigma={high:g} is too large for {dtype}: samples would overflow")
+    if isinstance(sigma_checked, torch.Tensor) and sigma_checked.dtype != dtype:
+        sigma_checked = sigma_checked.to(dtype)
     shape = _as_shape(sample_shape, "sample_shape") + batch
     draw_dtype = compute_dtype(dtype)
     z = torch.randn(
@@ -135,8 +157,18 @@ def gumbel_noise(
     Returns:
         Tensor of the given shape, dtype and device.
 
+    Raises:
+        TypeError: a bad ``shape`` or ``generator``, a non-floating ``dtype``.
+        ValueError: a negative size in ``shape``.
+
     Reference: Gumbel, *Statistical Theory of Extreme Values*, 1954; Maddison, Tarlow &
     Minka, "A* sampling", NeurIPS 2014.
+
+    Examples:
+        >>> import torch, relaxlib as rl
+        >>> rl.gumbel_noise((2, 3), generator=torch.Generator().manual_seed(0))
+        tensor([[-1.2551, -0.2073,  0.4861],
+                [-0.9302, -0.0351, -0.4486]])
     """
     generator = _check_generator(generator)
     size = _as_shape(shape)
@@ -149,87 +181,12 @@ def gumbel_noise(
     return _gumbel(size, generator, device, dtype)
 
 
-# ------------------------------------------------------------------------------------------
-# Exp(1) draws on the CPU, faster and bit for bit the same as Tensor.exponential_.
-#
-# PyTorch's CPU exponential_ is a serial loop that draws, per element, a 53-bit uniform u
-# (exactly what torch.rand(dtype=float64) draws from the same generator) and returns
-# float(-log1p(-u)) with the C library's scalar log1p: about 20-40 ns an element, four times
-# the cost of torch.rand. Below, the same u are drawn by torch.rand and log1p runs vectorised
-# in float64. The vectorised log1p and the C library's can differ by one unit in the last
-# place (ulp) of the double, which changes the float32 result only when the double lies
-# within an ulp or two of a midpoint between two float32 values (a midpoint has the 29
-# mantissa bits that float32 drops equal to 2^28). Those rare elements (about 3 in 10^8) are
-# recomputed with math.log1p, which is the C library's, from the same u drawn again from a
-# copy of the generator's state. A check at first use falls back to exponential_ if this
-# PyTorch draws differently.
-# ------------------------------------------------------------------------------------------
-
-_DROPPED = (1 << 29) - 1  # the 29 low mantissa bits a float64 -> float32 rounding drops
-_MIDPOINT = 1 << 28  # their value at a midpoint between two float32s
-_SLACK = 8  # flag doubles within 8 ulps of a midpoint (the two log1p differ by <= 1 ulp)
-_FAST_MIN_NUMEL = 1024  # below this the serial loop costs about the same or less
-
-
-def _exponential_f32_cpu(size: torch.Size, generator: Optional[torch.Generator]) -> torch.Tensor:
-    gen = generator if generator is not None else torch.default_generator
-    state = gen.get_state()
-    u = torch.rand(size, dtype=torch.float64, generator=generator)
-    log1m_u = u.neg_().log1p_()  # log1p(-u) <= 0, in place
-    e = log1m_u.to(torch.float32).neg_()  # rounding is symmetric: float(-x) == -float(x)
-    near = log1m_u.view(torch.int64).add_(_SLACK - _MIDPOINT).bitwise_and_(_DROPPED)
-    if near.numel() and bool(near.min() <= 2 * _SLACK):
-        flat_e, flat_near = e.view(-1), near.view(-1)
-        index = (flat_near <= 2 * _SLACK).nonzero().view(-1)
-        again = torch.Generator()
-        again.set_state(state)
-        u_again = torch.rand(int(index[-1]) + 1, dtype=torch.float64, generator=again)
-        for i in index.tolist():
-            flat_e[i] = -math.log1p(-float(u_again[i]))
-    return e
-
-
-@functools.cache
-def _fast_exponential_matches() -> bool:
-    """Whether, in this PyTorch, _exponential_f32_cpu draws what exponential_ draws.
-
-    Checks the float32 values and the generator's state afterwards, and that the scalar
-    formula used for the flagged elements is, in float64, exponential_'s own.
-    """
-    n = 8192
-    a = torch.Generator().manual_seed(20240611)
-    b = torch.Generator().manual_seed(20240611)
-    expected = torch.empty(n, dtype=torch.float32).exponential_(generator=a)
-    got = _exponential_f32_cpu(torch.Size((n,)), b)
-    same = torch.equal(expected.view(torch.int32), got.view(torch.int32))
-    same = same and torch.equal(torch.rand(4, generator=a), torch.rand(4, generator=b))
-    exact = torch.empty(512, dtype=torch.float64).exponential_(generator=a)
-    u = torch.rand(512, dtype=torch.float64, generator=b)
-    scalar = torch.tensor([-math.log1p(-v) for v in u.tolist()], dtype=torch.float64)
-    return same and torch.equal(exact.view(torch.int64), scalar.view(torch.int64))
-
-
-def _exponential(
-    size: torch.Size, generator: Optional[torch.Generator], device: torch.device, dtype: torch.dtype
-) -> torch.Tensor:
-    """Exp(1) noise: ``torch.empty(size, ...).exponential_(generator)``, computed faster on the
-    CPU in float32 (the same bits)."""
-    if (
-        device.type == "cpu"
-        and dtype == torch.float32
-        and size.numel() >= _FAST_MIN_NUMEL
-        and _fast_exponential_matches()
-    ):
-        return _exponential_f32_cpu(size, generator)
-    return torch.empty(size, dtype=dtype, device=device).exponential_(generator=generator)
-
-
 def _gumbel(
     size: torch.Size, generator: Optional[torch.Generator], device: torch.device, dtype: torch.dtype
 ) -> torch.Tensor:
     draw_dtype = compute_dtype(dtype)
     info = torch.finfo(draw_dtype)
-    e = _exponential(size, generator, _noise_device(generator, device), draw_dtype)
+    e = exponential(size, generator, _noise_device(generator, device), draw_dtype)
     g = e.clamp_(min=info.tiny, max=info.max).log_().neg_()
     return g.to(device=device, dtype=dtype)
 
@@ -243,25 +200,39 @@ def gumbel_max_sample(
     :math:`\mathrm{Categorical}(\operatorname{softmax}(\mathbf{x}))`: the logits need not be
     normalised, and no probability is ever formed.
 
+    A logit of -inf masks its category: it is never drawn.
+
     Args:
-        logits: floating tensor; ``dim`` indexes the ``K`` categories, other dimensions are
-            independent distributions.
+        logits: floating tensor with at least one dimension; ``dim`` indexes the ``K``
+            categories, other dimensions are independent distributions.
         dim: the category dimension.
         generator: optional ``torch.Generator``; the noise is drawn on its device.
 
     Returns:
         ``torch.long`` tensor of indices in ``0 … K-1`` with ``dim`` removed. Not differentiable.
 
+    Raises:
+        TypeError: ``logits`` is not a floating tensor; ``dim`` is not an int; a bad ``generator``.
+        ValueError: ``logits`` is 0-d, has no categories, holds NaN or +inf, or a row of -inf
+            only (nothing to draw); ``dim`` is out of range.
+
     Reference: Gumbel 1954; Maddison et al. 2014; Jang, Gu & Poole 2017.
+
+    Examples:
+        >>> import torch, relaxlib as rl
+        >>> logits = torch.tensor([0.0, 1.0, float("-inf")]).expand(8, 3)
+        >>> rl.gumbel_max_sample(logits, generator=torch.Generator().manual_seed(1))
+        tensor([0, 0, 1, 1, 1, 0, 1, 1])
     """
     check_floating(logits, "logits")
     dim = check_dim(logits, dim)
-    if logits.dim() == 0:
-        raise ValueError("logits must have at least one dimension (the categories)")
+    check_categories(logits, dim, "logits")
     generator = _check_generator(generator)
     cdt = compute_dtype(logits.dtype)
     g = _gumbel(logits.shape, generator, logits.device, cdt)
-    return (g.add_(logits.detach().to(cdt))).argmax(dim)
+    values, index = g.add_(logits.detach().to(cdt)).max(dim)
+    check_row_max(values, "logits")  # g is finite: NaN, +inf or all -inf come from logits
+    return index
 
 
 def gumbel_softmax(
@@ -280,11 +251,13 @@ def gumbel_softmax(
     With ``hard=True`` the value is that one-hot vector exactly and the gradient is that of
     the soft sample (straight-through Gumbel-softmax): ``straight_through(one_hot, soft)``.
     Same semantics as ``F.gumbel_softmax(logits, tau=T, hard=hard)``, but the noise is
-    always finite and can be seeded.
+    always finite and can be seeded, and the softmax is :func:`relaxlib.softmax`'s (finite for
+    every valid temperature; a logit of -inf masks its category: weight 0, gradient 0).
 
     Args:
-        logits: floating tensor of unnormalised log-probabilities; ``dim`` indexes categories.
-        temperature: :math:`T > 0`, finite.
+        logits: floating tensor of unnormalised log-probabilities, at least one dimension;
+            ``dim`` indexes categories.
+        temperature: :math:`T > 0`, finite; a number or a tensor that broadcasts to ``logits``.
         hard: return a straight-through one-hot sample.
         dim: the category dimension.
         generator: optional ``torch.Generator``; the noise is drawn on its device.
@@ -292,27 +265,31 @@ def gumbel_softmax(
     Returns:
         Tensor of the shape and dtype of ``logits``, summing to 1 along ``dim``.
 
+    Raises:
+        TypeError: as :func:`relaxlib.softmax`; ``hard`` is not a bool; a bad ``generator``.
+        ValueError: as :func:`relaxlib.softmax`; ``logits`` is 0-d.
+
     Reference: Jang, Gu & Poole, "Categorical reparameterization with Gumbel-softmax", ICLR
     2017; Maddison, Mnih & Teh, "The Concrete distribution", ICLR 2017.
+
+    Examples:
+        >>> import torch, relaxlib as rl
+        >>> logits = torch.tensor([1.0, 2.0, 0.5])
+        >>> rl.gumbel_softmax(logits, 0.5, generator=torch.Generator().manual_seed(0))
+        tensor([0.0137, 0.8224, 0.1639])
+        >>> rl.gumbel_softmax(logits, 0.5, hard=True, generator=torch.Generator().manual_seed(0))
+        tensor([0., 1., 0.])
     """
-    check_floating(logits, "logits")
-    temperature = check_positive(temperature, "temperature")
-    dim = check_dim(logits, dim)
-    if logits.dim() == 0:
-        raise ValueError("logits must have at least one dimension (the categories)")
+    t, low, high, dim = _check_tempered(logits, temperature, dim, "logits", scalar_ok=False)
     if not isinstance(hard, bool):
         raise TypeError(f"hard must be a bool, got {type(hard).__name__}")
     generator = _check_generator(generator)
     cdt = compute_dtype(logits.dtype)
     g = _gumbel(logits.shape, generator, logits.device, cdt)
-    noisy = g.add_(logits.to(cdt))
-    if isinstance(temperature, float):
-        # ``noisy`` is ours: divide it in place (the values of noisy / T, one buffer fewer).
-        probs = torch.softmax(noisy if temperature == 1.0 else noisy.div_(temperature), dim)
-    else:
-        probs = _tempered_probs(noisy, temperature, dim)
+    noisy = g.add_(logits.to(cdt))  # ours: _tempered_probs may overwrite it
+    probs = _tempered_probs(noisy, t, low, high, dim, "logits", own=True)
     soft = probs.to(logits.dtype)
     if not hard:
         return soft
     # The arg max is taken before rounding to a half dtype, where near-ties could merge.
-    return straight_through(one_hot_argmax(probs, dim).to(logits.dtype), soft)
+    return straight_through(_one_hot_max(probs, dim, None).to(logits.dtype), soft)

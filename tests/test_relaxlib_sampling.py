@@ -396,13 +396,14 @@ def test_gradcheck_gumbel_softmax_soft():
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 def test_normal_rsample_shape_dtype(dtype):
-    mu = _randn(3, dtype=dtype, seed=10)
-    sigma = torch.rand(2, 1, generator=_gen(11)).to(dtype) + 0.5
+    mu = _randn(2, 3, dtype=dtype, seed=10)
+    sigma = torch.rand(2, 1, generator=_gen(11)).to(dtype) + 0.5  # broadcasts to mu
     z = rl.normal_rsample(mu, sigma, sample_shape=(4,), generator=_gen(1))
     assert z.shape == (4, 2, 3) and z.dtype == dtype
     assert torch.isfinite(z).all()
     z = rl.normal_rsample(mu, sigma, generator=_gen(1))  # default sample_shape=()
     assert z.shape == (2, 3)
+    mu = mu[0]
     z = rl.normal_rsample(mu, 0.5, sample_shape=torch.Size([2, 5]), generator=_gen(1))
     assert z.shape == (2, 5, 3) and z.dtype == dtype
 

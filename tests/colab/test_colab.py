@@ -1,12 +1,15 @@
 """Run every chapter as a Colab user would, and check it runs top to bottom.
 
 A Colab runtime has PyTorch, numpy, matplotlib, ipywidgets and ipykernel, and no relaxlib.
-This test builds a fresh virtual environment holding only those (at the lock's versions),
-copies each chapter notebook *alone* into an empty directory, and executes it there with a
-Jupyter kernel running in that environment. The notebook's first cell must install
-relaxlib itself; ``$RELAXLIB_SOURCE`` points its pip at a copy of this checkout's package
-instead of the repository on GitHub. relaxlib is uninstalled again before every chapter, so every
-chapter proves its own setup cell.
+This test builds a fresh virtual environment holding only those -- torch, numpy and matplotlib
+at the lock's versions, ipywidgets and ipykernel at the versions Colab ships (ipywidgets 7,
+not the lock's 8: the explorers must work with both) -- copies each chapter notebook *alone*
+into an empty directory, and executes it there with a Jupyter kernel running in that
+environment. The notebook's first cell must install the distribution (``relaxlib`` and the
+course package ``dae_course``) itself; ``$RELAXLIB_SOURCE`` points its pip at a copy of this
+checkout's packages instead of the repository on GitHub, and that install must leave Colab's
+own packages as they are. The distribution is uninstalled again before every chapter, so
+every chapter proves its own setup cell.
 
 Slow (a venv with torch, then every chapter): `make test` runs it as its own step,
 `make colab-test`, on two workers, each with its own environment.
@@ -30,7 +33,11 @@ sys.path.insert(0, str(ROOT / "tools"))
 import bookinfo  # noqa: E402
 
 NOTEBOOKS = bookinfo.toc_notebooks(ROOT)
-COLAB_PACKAGES = ("torch", "numpy", "matplotlib", "ipywidgets", "ipykernel")
+LOCK_PACKAGES = ("torch", "numpy", "matplotlib")
+# What Colab preinstalls (checked against a Colab runtime's `pip list`): installing relaxlib
+# must not replace them (pyproject's extras therefore accept ipywidgets >= 7.6).
+COLAB_PINS = ("ipywidgets==7.7.1", "ipykernel==6.17.1")
+PACKAGES = ("relaxlib", "dae_course")  # the two packages of the one distribution
 # One environment per pytest-xdist worker (`make colab-test` runs two side by side).
 WORK = ROOT / "_build" / "colab" / os.environ.get("PYTEST_XDIST_WORKER", "main")
 KERNEL = "colab-like"
@@ -42,7 +49,7 @@ def _lock_pins() -> list[str]:
         name, sep, version = line.partition("==")
         if sep and not line.startswith("#"):
             pins[name.strip().lower()] = version.strip()
-    return [f"{name}=={pins[name]}" for name in COLAB_PACKAGES]
+    return [f"{name}=={pins[name]}" for name in LOCK_PACKAGES] + list(COLAB_PINS)
 
 
 def _pip(python: Path, *args: str) -> None:
@@ -52,8 +59,22 @@ def _pip(python: Path, *args: str) -> None:
 
 
 def _has_relaxlib(python: Path) -> bool:
-    probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('relaxlib') is None)"
+    """Whether both packages of the distribution are importable in ``python``'s environment."""
+    probe = (
+        "import importlib.util, sys; "
+        f"sys.exit(any(importlib.util.find_spec(p) is None for p in {PACKAGES!r}))"
+    )
     return subprocess.run([str(python), "-c", probe], cwd="/").returncode == 0
+
+
+def _versions(python: Path) -> dict:
+    listing = subprocess.run(
+        [str(python), "-m", "pip", "list", "--format=json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return {p["name"].lower(): p["version"] for p in json.loads(listing)}
 
 
 @pytest.fixture(scope="session")
@@ -65,26 +86,31 @@ def colab_python() -> Path:
     python = venv / "bin" / "python"
     _pip(python, "install", *_lock_pins())
     assert not _has_relaxlib(python), "the Colab-like environment must start without relaxlib"
+    versions = _versions(python)
+    for pin in COLAB_PINS:
+        name, _, version = pin.partition("==")
+        assert versions[name] == version, f"{name} {versions[name]} is not Colab's {version}"
     spec = WORK / "jupyter" / "kernels" / KERNEL
     spec.mkdir(parents=True)
     argv = [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     kernel = {"argv": argv, "display_name": "Colab-like", "language": "python"}
     (spec / "kernel.json").write_text(json.dumps(kernel), encoding="utf-8")
     # pip builds a local directory in place (build/, *.egg-info): each worker installs from
-    # its own copy of the package, so two workers never build in the same folder at once.
+    # its own copy of the packages, so two workers never build in the same folder at once.
     source = WORK / "relaxlib-source"
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
-    shutil.copytree(
-        ROOT / "relaxlib", source / "relaxlib", ignore=shutil.ignore_patterns("__pycache__")
-    )
+    for package in PACKAGES:
+        shutil.copytree(
+            ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
     return python
 
 
 @pytest.fixture(scope="session")
 def relaxlib_source(colab_python) -> Path:
-    """This checkout's relaxlib, copied for this worker: what $RELAXLIB_SOURCE points at."""
+    """This checkout's packages, copied for this worker: what $RELAXLIB_SOURCE points at."""
     return WORK / "relaxlib-source"
 
 
@@ -94,6 +120,7 @@ def test_chapter_runs_alone_in_a_colab_like_runtime(
 ):
     _pip(colab_python, "uninstall", "-y", "relaxlib")
     assert not _has_relaxlib(colab_python)
+    before = _versions(colab_python)
     alone = tmp_path / "content"  # Colab's working directory, holding nothing but the notebook
     alone.mkdir()
     copy = alone / Path(notebook).name
@@ -111,15 +138,10 @@ def test_chapter_runs_alone_in_a_colab_like_runtime(
     )
     client.execute()  # raises CellExecutionError, with the failing cell, on any error
 
-    assert _has_relaxlib(colab_python), "the setup cell did not install relaxlib"
-    installed = subprocess.run(
-        [str(colab_python), "-m", "pip", "list", "--format=json"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    names = {p["name"].lower() for p in json.loads(installed)}
-    assert "relaxlib" in names
-    versions = {p["name"].lower(): p["version"] for p in json.loads(installed)}
+    assert _has_relaxlib(colab_python), "the setup cell did not install relaxlib and dae_course"
+    versions = _versions(colab_python)
+    assert "relaxlib" in versions
     assert versions["torch"].startswith("2.13.0"), "the setup cell must keep Colab's torch"
+    changed = {k: (v, versions.get(k)) for k, v in before.items() if versions.get(k) != v}
+    assert not changed, f"the setup cell changed Colab's packages: {changed}"
     assert sorted(os.listdir(alone)) == [copy.name], "the chapter wrote files beside itself"
