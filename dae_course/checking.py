@@ -201,6 +201,25 @@ def call_safely(fn: Callable, args: tuple, ctx: CheckContext, label: str):
     return out, None
 
 
+def call_for_number(fn: Callable, args: tuple, ctx: CheckContext, label: str, what: str):
+    """Call fn and read its result as one float: (value, None), or (None, Feedback).
+
+    ``what`` names the number in the feedback ("the temperature", "beta").
+    """
+    out, verdict = call_safely(fn, args, ctx, label)
+    if verdict is not None:
+        return None, verdict
+    try:
+        return float(out), None
+    except (TypeError, ValueError, RuntimeError):
+        return None, Feedback(
+            ctx.exercise,
+            INCORRECT,
+            f"return one number ({what}); for {label} you returned {fmt(out)}.",
+            "not a number",
+        )
+
+
 def _recognise(out: Any, args: tuple, case: Case, ctx: CheckContext) -> Optional[Feedback]:
     for mistake in ctx.mistakes:
         try:

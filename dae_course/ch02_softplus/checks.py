@@ -21,6 +21,7 @@ from ..checking import (
     Feedback,
     Mistake,
     _clone,
+    call_for_number,
     call_safely,
     check_function,
     fmt,
@@ -453,18 +454,9 @@ def check_beta_for_gap(fn: Callable) -> Feedback:
     cases = [0.1, 0.01, 0.5, 1e-3, 2.0]
     for tol in cases:
         label = f"tol = {tol:g}"
-        out, verdict = call_safely(fn, (tol,), ctx, label)
+        beta, verdict = call_for_number(fn, (tol,), ctx, label, "β")
         if verdict is not None:
             return verdict
-        try:
-            beta = float(out)
-        except (TypeError, ValueError, RuntimeError):
-            return Feedback(
-                exercise,
-                INCORRECT,
-                f"return one number (β); for {label} you returned {fmt(out)}.",
-                "not a number",
-            )
         best = math.log(2) / tol
         if math.isclose(beta, best, rel_tol=1e-6):
             continue

@@ -16,6 +16,7 @@ from ..checking import (
     CheckContext,
     Feedback,
     Mistake,
+    call_for_number,
     call_safely,
     check_function,
     fmt,
@@ -303,18 +304,9 @@ def check_temperature_for_tolerance(fn: Callable) -> Feedback:
         ),
     ]
     for x, tol, label in cases:
-        out, verdict = call_safely(fn, (x.clone(), tol), ctx, label)
+        t, verdict = call_for_number(fn, (x.clone(), tol), ctx, label, "the temperature")
         if verdict is not None:
             return verdict
-        try:
-            t = float(out)
-        except (TypeError, ValueError, RuntimeError):
-            return Feedback(
-                exercise,
-                INCORRECT,
-                f"return one number (the temperature); for {label} you returned {fmt(out)}.",
-                "not a number",
-            )
         if not math.isfinite(t) or t <= 0:
             return Feedback(
                 exercise,

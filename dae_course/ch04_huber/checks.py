@@ -24,6 +24,7 @@ from ..checking import (
     CheckContext,
     Feedback,
     Mistake,
+    call_for_number,
     call_safely,
     check_function,
     fmt,
@@ -577,18 +578,9 @@ def check_fastest_beta(fn: Callable) -> Feedback:
     ctx = CheckContext(exercise, 0.0, 0.0)
     for lr in (0.25, 0.1, 0.6):
         label = f"lr = {lr:g}"
-        out, verdict = call_safely(fn, (lr,), ctx, label)
+        beta, verdict = call_for_number(fn, (lr,), ctx, label, "beta")
         if verdict is not None:
             return verdict
-        try:
-            beta = float(out)
-        except (TypeError, ValueError, RuntimeError):
-            return Feedback(
-                exercise,
-                INCORRECT,
-                f"return one number, beta; for {label} you returned {fmt(out)}.",
-                "not a number",
-            )
         if not math.isfinite(beta) or beta <= 0:
             return Feedback(
                 exercise,
