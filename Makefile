@@ -49,6 +49,7 @@ help:
 	@echo "make lint    ruff check + format check, and ruff on the notebooks via nbqa"
 	@echo "make student write the exercise notebooks exercises/NN_name.ipynb (no solutions, no outputs);"
 	@echo "             a notebook you have edited is kept, the new one goes beside it (.new.ipynb)"
+	@echo "make lighthouse  Lighthouse scores of three pages (phone, desktop) into README.md"
 	@echo "make lock    rewrite requirements-lock.txt from the current .venv"
 	@echo "make clean   remove build output; make distclean also removes .venv, node_modules"
 
@@ -140,7 +141,8 @@ nbval: $(VENV_STAMP)
 	$(call pytest_or_explain,--nbval --nbval-current-env -n 2 --dist loadfile \
 		--nbval-sanitize-with tests/nbval-sanitize.cfg $$notebooks,nbval)
 
-site-test: $(VENV_STAMP)
+# The browser tests inject axe-core from node_modules (package-lock.json pins it).
+site-test: $(VENV_STAMP) $(NODE_STAMP)
 	$(call pytest_or_explain,tests/site,site tests against $(HTML))
 
 # Every chapter copied alone into an empty folder and run by a kernel in a fresh venv that
@@ -148,7 +150,17 @@ site-test: $(VENV_STAMP)
 colab-test: $(VENV_STAMP)
 	$(call pytest_or_explain,tests/colab -n 2,Colab-like runs of the chapters)
 
-.PHONY: actionlint test-gpu gpu-wheels bench time-chapters ch08-seeds
+.PHONY: actionlint test-gpu gpu-wheels bench time-chapters ch08-seeds lighthouse
+
+# Lighthouse (npm, pinned in package.json: 12.2.3, the last release for Node 20) with
+# Debian's Chromium on the intro, chapter 3 and chapter 8 of the built site, served gzipped
+# (tools/serve_gzip.py), as a phone and as a desktop; writes the scores into README.md's
+# table (tools/lighthouse.py). Not part of `make test`: performance depends on the machine's
+# load. LIGHTHOUSE_RUNS=3 keeps the median of three runs.
+LIGHTHOUSE_RUNS ?= 1
+lighthouse: $(VENV_STAMP) $(NODE_STAMP)
+	CHROME_PATH="$${CHROME_PATH:-/usr/bin/chromium}" $(RUN) python tools/lighthouse.py \
+		--site $(HTML) --runs $(LIGHTHOUSE_RUNS)
 
 # The workflow files checked by actionlint (rhysd/actionlint compiled to WebAssembly, from
 # npm: no binary is downloaded); .github/actionlint.yaml declares the runner label `gpu`.

@@ -130,3 +130,15 @@ class TestChapter:
                 assert "jshtml" in following, (
                     f"{path}: widget cell {i} is not followed by a kernel-free (jshtml) version"
                 )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=str)
+def test_notebook_carries_no_widget_state(path):
+    """No saved ipywidgets state (metadata.widgets): the website shows no widget, and the
+    state (tens of kB of a chapter's explorers) only made notebooks and pages heavier."""
+    nb = nbformat.read(ROOT / path, as_version=4)
+    state = nb.metadata.get("widgets")
+    assert not state, (
+        f"{path} stores {len(str(state)):,} characters of widget state: "
+        "run `python tools/strip_widget_state.py`"
+    )

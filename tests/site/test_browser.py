@@ -16,8 +16,17 @@ Python, the site served from 127.0.0.1):
 - a full-page screenshot in _build/screenshots/<page>.png, for review;
 - page weight: the bytes of the HTML and of everything the page loads (every response the
   browser received), tabled in _build/page-weight.md (and printed: pytest -s); at most
-  3 MB (3,000,000 bytes) a page as a static host sends it (text gzipped, images and fonts
-  as they are); the table also gives the uncompressed size.
+  1 MB (1,000,000 bytes) a page as a static host sends it (text gzipped, images and fonts
+  as they are); the table also gives the uncompressed size;
+- accessibility (WCAG 2.1 AA, see accessibility.md): axe-core (npm, pinned in
+  package.json, injected from node_modules: nothing is fetched) reports no violation of
+  the rules tagged wcag2a, wcag2aa, wcag21a and wcag21aa, in the theme's light and dark
+  modes, but for the accepted exceptions of AXE_EXCEPTIONS (each with its reason, and
+  named on the accessibility page); no image's alt text is a file name; at a 320 CSS
+  pixel viewport the page is no wider than the screen (WCAG 1.4.10); every focusable
+  element of the page header shows a focus indicator when the keyboard reaches it (its
+  outline or box shadow changes); every icon of the theme draws (its icon font, since the
+  site does not load the theme's fontawesome.js).
 
 Needs Debian's Chromium (/usr/bin/chromium, or $CHROMIUM) and Playwright for Python and is
 skipped without them; with them, it fails when the site has not been built.
@@ -51,7 +60,7 @@ ARGS = [
     "--disable-sync",
 ]
 TIMEOUT_MS = 30_000
-MAX_PAGE_BYTES = 3_000_000  # 3 MB (decimal): a page's HTML plus everything it loads, as sent
+MAX_PAGE_BYTES = 1_000_000  # 1 MB (decimal): a page's HTML plus everything it loads, as sent
 BUILD_DIR = HTML_DIR.parent
 SCREENSHOTS = BUILD_DIR / "screenshots"
 WEIGHT_TABLE = BUILD_DIR / "page-weight.md"
@@ -63,6 +72,24 @@ KINDS = {
     "stylesheet": "styles",
     "font": "fonts",
     "image": "images",
+}
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# axe rules that may report a violation, with the reason: each must come from the theme or
+# an extension, be impossible to fix in this repository's configuration or CSS, and be
+# named on the accessibility page (accessibility.md). None at present.
+AXE_EXCEPTIONS: dict[str, str] = {}
+NARROW = 320  # CSS pixels: WCAG 1.4.10 (Reflow) asks for no horizontal scrolling at this width
+# Pages whose figures still have their file path as alt text: the alt texts are written
+# (/work/briefs/alt_texts.json) and go into the cells' metadata in round 2 of issue 16;
+# then these pages pass, strict xfail fails, and this set must be emptied.
+ALT_TEXT_PENDING = {
+    "chapters/01_almost_everywhere.ipynb",
+    "chapters/02_softplus.ipynb",
+    "chapters/03_softmax.ipynb",
+    "chapters/04_huber.ipynb",
+    "chapters/05_reparameterisation.ipynb",
+    "chapters/06_reinforce.ipynb",
 }
 # What a static host (GitHub Pages among them) sends as is; everything else it gzips.
 PRECOMPRESSED = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".woff", ".woff2", ".ico", ".gz"}
@@ -184,6 +211,128 @@ SLIDERS_JS = r"""async () => {
     return results;
 }"""
 
+# The focusable elements of the page header, each focused from the keyboard (Tab), and its
+# outline and box shadow compared with those it has unfocused.
+HEADER = ".bd-header-article, .bd-header"
+HEADER_ELEMENTS_JS = r"""(selector) => {
+    const focusable = 'a[href], button, input, select, textarea, summary, [tabindex]';
+    const shown = el => el.getClientRects().length > 0 &&
+        getComputedStyle(el).visibility !== "hidden" && !el.closest("[hidden], [inert]");
+    const els = Array.from(document.querySelectorAll(selector))
+        .flatMap(h => Array.from(h.querySelectorAll(focusable)))
+        .filter(el => shown(el) && el.tabIndex >= 0 && !el.disabled);
+    els.forEach((el, i) => { el.dataset.daeFocusIndex = String(i); });
+    return els.map(el => el.outerHTML.slice(0, 120));
+}"""
+FOCUS_STYLE_JS = r"""(index) => {
+    const el = document.querySelector(`[data-dae-focus-index="${index}"]`);
+    if (!el) return null;
+    const cs = getComputedStyle(el);
+    const outline = cs.outlineStyle !== "none" && parseFloat(cs.outlineWidth) > 0
+        ? `${cs.outlineStyle} ${cs.outlineWidth} ${cs.outlineColor}` : "none";
+    return {outline, shadow: cs.boxShadow, focused: document.activeElement === el};
+}"""
+
+# Icons of the theme: an <i>/<span> with a Font Awesome class draws a glyph of the icon
+# font (the stylesheet's ::before content), not an empty box.
+ICONS_JS = r"""async () => {
+    await document.fonts.ready;
+    const icons = Array.from(document.querySelectorAll('i[class*="fa-"], span[class*="fa-"]'))
+        .filter(el => el.getClientRects().length > 0);
+    return icons.map(el => {
+        const before = getComputedStyle(el, "::before");
+        const family = before.fontFamily;
+        const content = before.content;
+        const drawn = content && content !== "none" && content !== "normal" && content !== '""'
+            && /Font Awesome/i.test(family)
+            && document.fonts.check(`${before.fontWeight} 16px ${family}`);
+        return {icon: el.className, drawn, content, family};
+    }).filter(icon => !icon.drawn);
+}"""
+
+# Images whose text alternative is a file name (myst-nb's default) or missing.
+FILENAME_ALTS_JS = r"""() => Array.from(document.images)
+    .filter(img => !img.hasAttribute("alt") ||
+        /(^|\/)[^\s\/]+\.(png|jpe?g|gif|svg|webp)$/i.test(img.alt.trim()))
+    .map(img => (img.getAttribute("alt") === null ? "(no alt) " : "") +
+        (img.getAttribute("alt") || img.getAttribute("src") || "").slice(0, 90))"""
+
+# What makes the page wider than the viewport: the outermost elements that reach past its
+# right edge without a scrolling box around them.
+OVERFLOW_JS = r"""() => {
+    const width = document.documentElement.clientWidth;
+    const found = [];
+    for (const el of document.querySelectorAll("body *")) {
+        const box = el.getBoundingClientRect();
+        if (!(box.width > 0 && box.right > width + 0.5)) continue;
+        let parent = el.parentElement, contained = false;
+        while (parent && parent !== document.body) {
+            const style = getComputedStyle(parent);
+            if (style.position === "fixed" ||
+                (["auto", "scroll", "hidden", "clip"].includes(style.overflowX) &&
+                 parent.getBoundingClientRect().right <= width + 0.5)) {
+                contained = true; break;
+            }
+            parent = parent.parentElement;
+        }
+        if (contained || (el.parentElement && found.some(f => f.el === el.parentElement)))
+            continue;
+        found.push({el, text: `<${el.tagName.toLowerCase()} class="${el.className}">` +
+            ` reaches x = ${Math.round(box.right)}: ` +
+            (el.textContent || "").trim().replace(/\s+/g, " ").slice(0, 60)});
+    }
+    const culprits = found.slice(0, 5).map(f => f.text);
+    return {width: document.documentElement.scrollWidth, culprits};
+}"""
+
+# axe-core is slow on the thousands of elements of a chapter (each highlighted code token
+# and each piece of a typeset equation is one). Before it runs, the page is thinned where
+# the result cannot change: in code blocks one token element of each highlighting class is
+# kept (its colour and background decide the contrast; the others, made plain text, have
+# the colour of their block, which is checked too), and MathJax's visual rendering of each
+# equation (mjx-math, aria-hidden, drawn with CSS glyphs: no text for axe to check) is
+# emptied; the hidden MathML that screen readers read stays.
+THIN_JS = r"""() => {
+    const seen = new Set();
+    for (const span of document.querySelectorAll(".highlight pre span")) {
+        const key = span.className + (span.closest(".cell_output") ? " out" : " in");
+        if (seen.has(key) || span.children.length) { seen.add(key); continue; }
+        seen.add(key);
+        span.replaceWith(document.createTextNode(span.textContent));
+    }
+    document.querySelectorAll('mjx-container mjx-math[aria-hidden="true"]')
+        .forEach(math => math.replaceChildren());
+    return document.getElementsByTagName("*").length;
+}"""
+# preload: false: axe would fetch every stylesheet again to read its rules (for
+# css-orientation-lock alone), and it resolves the theme's `@import "../basic.css"` against
+# the page instead of the stylesheet: a request for a file that does not exist. That rule
+# then reports "incomplete", never a violation; no stylesheet of the site locks orientation.
+AXE_RUN_JS = r"""async (tags) => {
+    const result = await axe.run(document, {
+        runOnly: {type: "tag", values: tags}, resultTypes: ["violations"], preload: false});
+    return result.violations.map(v => ({
+        id: v.id, impact: v.impact, help: v.help, count: v.nodes.length,
+        nodes: v.nodes.slice(0, 3).map(n => n.target.join(" ") + ": " +
+            (n.failureSummary || "").replace(/\s+/g, " ").slice(0, 160))}));
+}"""
+SET_MODE_JS = r"""(mode) => {
+    // no colour transitions: axe must see the mode's colours, not a blend on the way
+    if (!document.getElementById("dae-no-transitions")) {
+        const style = document.createElement("style");
+        style.id = "dae-no-transitions";
+        style.textContent = "*, *::before, *::after { transition: none !important; " +
+            "animation: none !important; }";
+        document.head.appendChild(style);
+    }
+    if (document.activeElement) document.activeElement.blur();
+    localStorage.setItem("mode", mode);
+    localStorage.setItem("theme", mode);
+    document.documentElement.dataset.mode = mode;
+    document.documentElement.dataset.theme = mode;
+    return getComputedStyle(document.body).backgroundColor;
+}"""
+
 
 # ----------------------------------------------------------------- serving and visiting
 
@@ -231,6 +380,12 @@ class Visit:
     sliders: list[dict] = field(default_factory=list)
     widgets: int = 0
     screenshot: Path | None = None
+    header_focus: list[str] = field(default_factory=list)  # header elements without focus
+    header_elements: int = 0
+    icons: list[dict] | None = None  # icons that do not draw
+    filename_alts: list[str] | None = None
+    narrow: dict | None = None  # {"width": scrollWidth at 320 px, "culprits": [...]}
+    axe: dict[str, list[dict]] = field(default_factory=dict)  # mode -> violations
 
     @property
     def weight(self) -> int:
@@ -353,9 +508,73 @@ def _visit(browser, server: str, html: Path) -> Visit:
         shot.parent.mkdir(parents=True, exist_ok=True)
         _step(visit, "screenshot", lambda: page.screenshot(path=shot, full_page=True))
         visit.screenshot = shot if shot.is_file() else None
+        _accessibility(visit, page)
     finally:
         context.close()
     return visit
+
+
+def _header_focus(visit: Visit, page) -> None:
+    elements = page.evaluate(HEADER_ELEMENTS_JS, HEADER)
+    visit.header_elements = len(elements)
+    if not elements:
+        return
+    unfocused = [page.evaluate(FOCUS_STYLE_JS, i) for i in range(len(elements))]
+    page.evaluate("() => { document.activeElement && document.activeElement.blur(); }")
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.focus("body")
+    reached: dict[int, dict] = {}
+    # Tab from the top of the page until every header element has been reached (the skip
+    # link and the sidebars' links come in between).
+    for _ in range(len(elements) + 80):
+        page.keyboard.press("Tab")
+        index = page.evaluate(
+            "() => document.activeElement && document.activeElement.dataset.daeFocusIndex"
+        )
+        if index is not None and int(index) not in reached:
+            reached[int(index)] = page.evaluate(FOCUS_STYLE_JS, int(index))
+        if len(reached) == len(elements):
+            break
+    for i, html in enumerate(elements):
+        style = reached.get(i)
+        if style is None:
+            visit.header_focus.append(f"never reached with Tab: {html}")
+        elif (style["outline"], style["shadow"]) == (
+            unfocused[i]["outline"],
+            unfocused[i]["shadow"],
+        ) or (style["outline"] == "none" and style["shadow"] == "none"):
+            visit.header_focus.append(f"no focus indicator: {html}")
+    page.keyboard.press("Escape")
+
+
+def _accessibility(visit: Visit, page) -> None:
+    """The accessibility checks of one page (see the module docstring), run last: the page
+    is resized and thinned for axe-core on the way."""
+    _step(visit, "header focus", lambda: _header_focus(visit, page))
+    visit.icons = _step(visit, "icons", lambda: page.evaluate(ICONS_JS))
+    visit.filename_alts = _step(visit, "alt texts", lambda: page.evaluate(FILENAME_ALTS_JS))
+
+    def narrow():
+        page.set_viewport_size({"width": NARROW, "height": 800})
+        page.wait_for_timeout(400)  # the theme's and the book's resize handlers
+        result = page.evaluate(OVERFLOW_JS)
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.wait_for_timeout(200)
+        return result
+
+    visit.narrow = _step(visit, "320 px viewport", narrow)
+    if not AXE.is_file():
+        visit.steps.append(f"axe-core: {AXE} is missing (run `npm ci`)")
+        return
+    _step(visit, "axe-core", lambda: page.evaluate(THIN_JS))
+    _step(visit, "axe-core", lambda: page.add_script_tag(path=str(AXE)))
+    for mode in ("light", "dark"):
+        _step(visit, f"{mode} mode", lambda mode=mode: page.evaluate(SET_MODE_JS, mode))
+        page.wait_for_timeout(100)
+        violations = _step(
+            visit, f"axe-core, {mode} mode", lambda: page.evaluate(AXE_RUN_JS, AXE_TAGS)
+        )
+        visit.axe[mode] = violations if violations is not None else []
 
 
 @pytest.fixture(scope="module")
@@ -463,3 +682,78 @@ def test_page_weight(visit):
     print("\n" + text)
     ok = not heavy
     assert ok, f"pages over {_megabytes(MAX_PAGE_BYTES)} MB:" + _lines(heavy)
+
+
+# ----------------------------------------------------------------- accessibility
+
+
+@pytest.mark.parametrize(("source", "html"), PAGES, ids=[str(src) for src, _ in PAGES])
+def test_page_passes_axe(visit, source, html):
+    """No axe-core violation of WCAG 2.0/2.1 A and AA, in light and in dark mode."""
+    result = visit(html)
+    problems = [f"could not check {step}" for step in result.steps if "axe" in step]
+    for mode in ("light", "dark"):
+        if mode not in result.axe:
+            problems.append(f"axe-core did not run in {mode} mode")
+        for v in result.axe.get(mode, []):
+            if v["id"] in AXE_EXCEPTIONS:
+                continue
+            problems.append(f"[{mode}] {v['id']} ({v['impact']}, {v['count']}x): {v['help']}")
+            problems += [f"    {node}" for node in v["nodes"]]
+    ok = not problems
+    assert ok, f"{html}, axe-core {', '.join(AXE_TAGS)}:" + _lines(problems)
+
+
+@pytest.mark.parametrize(
+    ("source", "html"),
+    [
+        pytest.param(
+            src,
+            html,
+            marks=pytest.mark.xfail(
+                str(src) in ALT_TEXT_PENDING,
+                reason="issue 16 round 2: the figures' alt texts go into the cells' metadata",
+                strict=True,
+            ),
+        )
+        for src, html in PAGES
+    ],
+    ids=[str(src) for src, _ in PAGES],
+)
+def test_images_have_alt_text(visit, source, html):
+    """No image's text alternative is a file name (myst-nb's default) or missing."""
+    result = visit(html)
+    assert result.filename_alts is not None, f"{html}: the images could not be checked"
+    ok = not result.filename_alts
+    assert ok, f"{html}: images whose alt text is a file name:" + _lines(result.filename_alts)
+
+
+@pytest.mark.parametrize(("source", "html"), PAGES, ids=[str(src) for src, _ in PAGES])
+def test_page_reflows_at_320px(visit, source, html):
+    """At a 320 CSS pixel viewport nothing makes the page scroll sideways (WCAG 1.4.10)."""
+    result = visit(html)
+    assert result.narrow is not None, f"{html}: could not measure it at {NARROW} px"
+    ok = result.narrow["width"] <= NARROW
+    assert ok, f"{html} is {result.narrow['width']} px wide at {NARROW} px:" + _lines(
+        result.narrow["culprits"]
+    )
+
+
+@pytest.mark.parametrize(("source", "html"), PAGES, ids=[str(src) for src, _ in PAGES])
+def test_header_shows_focus(visit, source, html):
+    """Every focusable element of the page header shows where the keyboard focus is."""
+    result = visit(html)
+    assert result.header_elements, f"{html}: no focusable element found in the header"
+    ok = not result.header_focus
+    assert ok, f"{html}, of {result.header_elements} header elements:" + _lines(result.header_focus)
+
+
+@pytest.mark.parametrize(("source", "html"), PAGES, ids=[str(src) for src, _ in PAGES])
+def test_icons_draw(visit, source, html):
+    """Every icon draws with the theme's icon font (the site leaves out fontawesome.js)."""
+    result = visit(html)
+    assert result.icons is not None, f"{html}: the icons could not be checked"
+    ok = not result.icons
+    assert ok, f"{html}: icons that do not draw:" + _lines(
+        f"{i['icon']}: content {i['content']!r}, font {i['family']!r}" for i in result.icons
+    )

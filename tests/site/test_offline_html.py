@@ -13,6 +13,8 @@ Links to other sites (<a href>) are fine: they are followed only when clicked.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sitecheck import (
     HTML_DIR,
@@ -220,3 +222,64 @@ def test_internal_links_resolve(pages):
     assert checked, "no internal link found in the site"
     ok = not broken
     assert ok, f"{len(broken)} of {checked} internal links are broken:\n" + "\n".join(broken)
+
+
+# ----------------------------------------------------------------- a lighter, accessible site
+# (issue 16; the browser checks are in test_browser.py, the extension in site/dae_site.py)
+
+
+def test_no_page_loads_the_theme_fontawesome_js(pages):
+    """The theme's 1.45 MB "SVG + JS" icons duplicate the icon font its stylesheet has."""
+    found = [f"{path}" for path, page in pages.items() if page.script_files(r"fontawesome\.js")]
+    assert not found, "pages load fontawesome.js:\n" + "\n".join(found)
+
+
+def test_search_scripts_only_on_the_search_page(pages):
+    """With search-as-you-type off, the search button opens a form that submits to
+    search.html: only that page needs the search index and Sphinx's search scripts."""
+    found = [
+        f"{path}: {src}"
+        for path, page in pages.items()
+        if path.name != "search.html"
+        for src in page.script_files(r"(searchindex|searchtools|language_data)\.js")
+    ]
+    assert not found, "pages that load search scripts:\n" + "\n".join(found)
+
+
+def test_icon_fonts_are_cut_to_the_icons_used():
+    for name in ("dae-fa-solid-900.woff", "dae-fa-regular-400.woff", "dae-fa-brands-400.woff"):
+        font = HTML_DIR / "_static" / name
+        assert font.is_file(), f"{font} is missing (site/dae_site.py writes it after the build)"
+        assert font.stat().st_size < 30_000, f"{font} is {font.stat().st_size} bytes"
+
+
+def _head(path) -> str:
+    text = (HTML_DIR / path).read_text(encoding="utf-8")
+    return text[: text.find("</head>")]
+
+
+@pytest.mark.parametrize("html", sorted(toc_pages().values()), ids=str)
+def test_page_has_description_and_favicon(html):
+    head = _head(html)
+    tags = [tag for tag in re.findall(r"<meta\b[^>]*>", head) if 'name="description"' in tag]
+    assert len(tags) == 1, f"{html} has {len(tags)} <meta name=description> tags"
+    text = re.search(r'content="([^"]*)"', tags[0]).group(1)
+    assert 40 <= len(text) <= 200, f"{html}: description of {len(text)} characters: {text!r}"
+    assert "\\" not in text, f"{html}: TeX in the description: {text!r}"
+    icon = re.search(r'<link rel="icon" href="([^"]+)"', head)
+    assert icon, f"{html} declares no favicon"
+    target = (HTML_DIR / html).parent / icon.group(1)
+    assert target.is_file(), f"{html}: favicon {icon.group(1)} is not in the site"
+
+
+def test_markup_fixes_of_the_extensions(pages):
+    """myst-nb's folded-code toggles: no aria-label that differs from the visible text;
+    the bibliography: no deprecated ARIA role."""
+    found = []
+    for path in pages:
+        text = (HTML_DIR / path).read_text(encoding="utf-8")
+        if re.search(r"<summary aria-label=", text):
+            found.append(f"{path}: <summary aria-label=...> on a folded cell")
+        if 'role="doc-biblioentry"' in text:
+            found.append(f"{path}: role=doc-biblioentry")
+    assert not found, "\n".join(found)
