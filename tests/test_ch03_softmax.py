@@ -3,7 +3,6 @@ exercise checkers, which must accept the reference answers and name each common 
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -14,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from shared_helpers import stored_slider_html  # noqa: E402
 
 import relaxlib as rl  # noqa: E402
 from dae_course import checking as ex  # noqa: E402
@@ -66,21 +66,8 @@ def test_temperature_explorer_redraws_the_softmax_panel():
     assert explorer.redraws == 2 and "soft arg max = 1.0004" in explorer.caption.value
 
 
-def _stored_slider_html(notebook: Path) -> str:
-    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-    found = [
-        "".join(out["data"]["text/html"])
-        for cell in cells
-        if cell["cell_type"] == "code" and "sliders.jshtml(" in "".join(cell["source"])
-        for out in cell.get("outputs", [])
-        if "text/html" in out.get("data", {})
-    ]
-    assert len(found) == 1, f"{notebook.name}: expected one stored slider, found {len(found)}"
-    return found[0]
-
-
 def test_page_slider_has_its_26_frames_and_loads_nothing_from_other_hosts():
-    html = _stored_slider_html(PAGE)
+    html = stored_slider_html(PAGE)
     assert sliders.jshtml_frame_count(html) == 26
     assert not sliders.external_urls(html)
 

@@ -4,7 +4,6 @@ checkers, which must accept correct answers and name each common mistake."""
 
 from __future__ import annotations
 
-import json
 import math
 from functools import partial
 from pathlib import Path
@@ -17,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from shared_helpers import stored_slider_html  # noqa: E402
 
 import relaxlib as rl  # noqa: E402
 from dae_course import checking as ex  # noqa: E402
@@ -189,21 +189,8 @@ def test_explorer_redraws_with_delta_panel():
     assert "δ = β = 0.1:" in explorer.caption.value
 
 
-def _stored_slider_html(notebook: Path) -> str:
-    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-    found = [
-        "".join(out["data"]["text/html"])
-        for cell in cells
-        if cell["cell_type"] == "code" and "sliders.jshtml(" in "".join(cell["source"])
-        for out in cell.get("outputs", [])
-        if "text/html" in out.get("data", {})
-    ]
-    assert len(found) == 1, f"{notebook.name}: expected one stored slider, found {len(found)}"
-    return found[0]
-
-
 def test_page_slider_has_its_16_frames_and_loads_nothing_from_other_hosts():
-    html = _stored_slider_html(PAGE)
+    html = stored_slider_html(PAGE)
     assert sliders.jshtml_frame_count(html) == 16
     assert not sliders.external_urls(html)
 

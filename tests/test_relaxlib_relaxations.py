@@ -10,20 +10,11 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from shared_helpers import TOL
 
 import relaxlib as rl
 
 FLOAT_DTYPES = [torch.float16, torch.bfloat16, torch.float32, torch.float64]
-
-# Tolerances for comparing two correct computations of the same quantity at a given dtype.
-# Half precisions: a few units of their machine epsilon (2**-11 and 2**-8), scaled up for the
-# rounding of x/T before the exponential.
-TOL = {
-    torch.float16: {"rtol": 1e-2, "atol": 1e-2},
-    torch.bfloat16: {"rtol": 5e-2, "atol": 5e-2},
-    torch.float32: {"rtol": 1e-5, "atol": 1e-6},
-    torch.float64: {"rtol": 1e-10, "atol": 1e-12},
-}
 
 
 def _gen(seed=0):

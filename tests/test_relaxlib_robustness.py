@@ -19,17 +19,12 @@ import warnings
 import pytest
 import torch
 import torch.nn.functional as F
+from shared_helpers import TOL
 
 import relaxlib as rl
 
 FLOAT_DTYPES = [torch.float16, torch.bfloat16, torch.float32, torch.float64]
 NINF = float("-inf")
-TOL = {
-    torch.float16: {"rtol": 1e-2, "atol": 1e-2},
-    torch.bfloat16: {"rtol": 5e-2, "atol": 5e-2},
-    torch.float32: {"rtol": 1e-5, "atol": 1e-6},
-    torch.float64: {"rtol": 1e-10, "atol": 1e-12},
-}
 
 
 def _gen(seed=0):
