@@ -1,6 +1,7 @@
 """Run every chapter as a Colab user would, and check it runs top to bottom.
 
-A Colab runtime has PyTorch, numpy, matplotlib, ipywidgets and ipykernel, and no relaxlib.
+A Colab runtime has PyTorch, numpy, matplotlib, scikit-learn, ipywidgets and ipykernel, and no
+relaxlib.
 This test builds a fresh virtual environment holding only those -- torch, numpy and matplotlib
 at the lock's versions, ipywidgets and ipykernel at the versions Colab ships (ipywidgets 7,
 not the lock's 8: the explorers must work with both) -- copies each chapter notebook *alone*
@@ -33,7 +34,8 @@ sys.path.insert(0, str(ROOT / "tools"))
 import bookinfo  # noqa: E402
 
 NOTEBOOKS = bookinfo.toc_notebooks(ROOT)
-LOCK_PACKAGES = ("torch", "numpy", "matplotlib")
+# scikit-learn: chapter 8's real digits; Colab preinstalls it too.
+LOCK_PACKAGES = ("torch", "numpy", "matplotlib", "scikit-learn")
 # What Colab preinstalls (checked against a Colab runtime's `pip list`): installing relaxlib
 # must not replace them (pyproject's extras therefore accept ipywidgets >= 7.6).
 COLAB_PINS = ("ipywidgets==7.7.1", "ipykernel==6.17.1")
