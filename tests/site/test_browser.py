@@ -746,14 +746,3 @@ def test_header_shows_focus(visit, source, html):
     assert result.header_elements, f"{html}: no focusable element found in the header"
     ok = not result.header_focus
     assert ok, f"{html}, of {result.header_elements} header elements:" + _lines(result.header_focus)
-
-
-@pytest.mark.parametrize(("source", "html"), PAGES, ids=[str(src) for src, _ in PAGES])
-def test_icons_draw(visit, source, html):
-    """Every icon draws with the theme's icon font (the site leaves out fontawesome.js)."""
-    result = visit(html)
-    assert result.icons is not None, f"{html}: the icons could not be checked"
-    ok = not result.icons
-    assert ok, f"{html}: icons that do not draw:" + _lines(
-        f"{i['icon']}: content {i['content']!r}, font {i['family']!r}" for i in result.icons
-    )
