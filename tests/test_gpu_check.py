@@ -22,7 +22,11 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 import gpu_check  # noqa: E402
 
-LOCAL = {"relaxlib", "dae_course", "bookinfo", "gpu_check"}
+# The repository's own modules: its packages, and the helper modules that sit
+# beside the tests and tools (pytest and the scripts put those folders on sys.path).
+LOCAL = {"relaxlib", "dae_course", "bookinfo"} | {
+    path.stem for folder in ("tests", "tools") for path in (ROOT / folder).glob("*.py")
+}
 # ipykernel imports debugpy only for its debugger, inside try/except ImportError.
 LEFT_OUT = {"debugpy"}
 # Import names whose distribution this environment may not hold (to name it anyway).
