@@ -142,3 +142,22 @@ def test_notebook_carries_no_widget_state(path):
         f"{path} stores {len(str(state)):,} characters of widget state: "
         "run `python tools/strip_widget_state.py`"
     )
+
+
+IMAGE_TYPES = ("image/png", "image/svg+xml", "image/jpeg")
+FILE_NAME = re.compile(r"^\S+\.(png|svg|jpe?g|gif)$|/", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=str)
+def test_every_figure_has_its_own_alt_text(path):
+    """A figure's alt text is written for it (cell metadata ``mystnb.image.alt``): without
+    it myst-nb gives the image its file path, which a screen reader reads out (issue 16)."""
+    alts = []
+    for i, cell in enumerate(_code_cells(path)):
+        if not any(k in o.get("data", {}) for o in cell.outputs for k in IMAGE_TYPES):
+            continue
+        alt = cell.metadata.get("mystnb", {}).get("image", {}).get("alt", "")
+        assert len(alt.split()) >= 8, f"{path}: code cell {i} draws a figure without alt text"
+        assert not FILE_NAME.search(alt.split()[0]), f"{path}: cell {i}: alt is a file name"
+        alts.append(alt)
+    assert len(alts) == len(set(alts)), f"{path}: two figures share one alt text"
