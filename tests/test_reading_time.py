@@ -57,3 +57,9 @@ def test_counts_core_only(tmp_path):
     assert counts["exercise_minutes"] == (
         reading_time.EXERCISE_MINUTES + reading_time.CAPSTONE_MINUTES
     )
+
+
+def test_the_lecture_core_reads_in_about_two_and_a_half_hours():
+    """Issue 12: the core of the lecture's eight chapters, code included, in at most about
+    2.5 hours (the optional part beyond the lecture is not counted)."""
+    assert reading_time.lecture_core_minutes() <= 155

@@ -52,6 +52,21 @@ def toc_sources(root: Path = ROOT) -> list[Path]:
     return [_resolve(entry, root).relative_to(root) for entry in _toc_files(toc)]
 
 
+OPTIONAL_PART = "Beyond the lecture"
+
+
+def optional_notebooks(root: Path = ROOT) -> list[Path]:
+    """The notebooks of the optional part (a part whose caption starts with OPTIONAL_PART)."""
+    import yaml
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    parts = [
+        p for p in toc.get("parts") or [] if str(p.get("caption", "")).startswith(OPTIONAL_PART)
+    ]
+    found = [_resolve(entry, root).relative_to(root) for entry in _toc_files(parts)]
+    return [path for path in found if path.suffix == ".ipynb"]
+
+
 def toc_notebooks(root: Path = ROOT) -> list[Path]:
     """The .ipynb pages of the book, in TOC order."""
     return [path for path in toc_sources(root) if path.suffix == ".ipynb"]

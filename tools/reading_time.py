@@ -95,10 +95,9 @@ def _title(path: Path) -> str:
     return path.stem
 
 
-def table() -> str:
-    rows = []
-    total_core = total_ex = 0
-    for i, name in enumerate(bookinfo.toc_notebooks(ROOT), start=1):
+def _rows(names: list[Path], start: int) -> tuple[list[str], int, int]:
+    rows, total_core, total_ex = [], 0, 0
+    for i, name in enumerate(names, start=start):
         path = ROOT / name
         c = chapter_counts(path)
         total_core += c["core_minutes"]
@@ -109,14 +108,36 @@ def table() -> str:
             f"| {i} | {link} | {c['core_minutes']} min | {exercises} | "
             f"{c['exercise_minutes']} min |"
         )
+    return rows, total_core, total_ex
+
+
+def lecture_core_minutes() -> int:
+    """The core reading time of the lecture's chapters (the optional part left out)."""
+    optional = set(bookinfo.optional_notebooks(ROOT))
+    names = [n for n in bookinfo.toc_notebooks(ROOT) if n not in optional]
+    return _rows(names, 1)[1]
+
+
+def table() -> str:
+    optional = bookinfo.optional_notebooks(ROOT)
+    lecture = [n for n in bookinfo.toc_notebooks(ROOT) if n not in set(optional)]
+    rows, total_core, total_ex = _rows(lecture, 1)
     header = [
         "<!-- Written by tools/reading_time.py --write; do not edit by hand. -->",
         "",
         "| | chapter | core reading | exercises | exercise time |",
         "| --- | --- | --- | --- | --- |",
     ]
+    rows.append(f"| | **the lecture's chapters** | **{total_core} min** | | **{total_ex} min** |")
+    if optional:
+        extra, extra_core, extra_ex = _rows(optional, len(lecture) + 1)
+        rows.append(f"| | *{bookinfo.OPTIONAL_PART} (optional)* | | | |")
+        rows += extra
+        rows.append(
+            f"| | **{bookinfo.OPTIONAL_PART.lower()}** | **{extra_core} min** | | "
+            f"**{extra_ex} min** |"
+        )
     footer = [
-        f"| | **all chapters** | **{total_core} min** | | **{total_ex} min** |",
         "",
         f"Core reading counts the prose at {WORDS_PER_MINUTE} words and the code at "
         f"{CODE_LINES_PER_MINUTE} lines a minute, leaving out the folded deep dives and the "
