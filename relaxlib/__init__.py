@@ -12,6 +12,7 @@ exercise checkers) lives in the separate package ``dae_course``, which imports r
 
 from .devices import default_device
 from .estimators import reinforce_surrogate
+from .perturbed import perturbed_argmax
 from .relaxations import (
     huber,
     one_hot_argmax,
@@ -21,7 +22,15 @@ from .relaxations import (
     softmax,
     softplus,
 )
-from .sampling import gumbel_max_sample, gumbel_noise, gumbel_softmax, normal_rsample
+from .sampling import (
+    gumbel_max_sample,
+    gumbel_noise,
+    gumbel_softmax,
+    gumbel_topk,
+    normal_rsample,
+    relaxed_bernoulli_rsample,
+)
+from .sparse import entmax15, sparsemax
 from .straight_through import st_argmax, st_one_hot_argmax, stop_gradient, straight_through
 
 __version__ = "0.1.0"
@@ -30,3 +39,5 @@ __all__ = ["softplus", "softmax", "soft_argmax", "soft_max", "one_hot_argmax", "
 __all__ += ["smooth_l1", "stop_gradient", "straight_through", "st_argmax", "st_one_hot_argmax"]
 __all__ += ["normal_rsample", "gumbel_noise", "gumbel_max_sample", "gumbel_softmax"]
 __all__ += ["reinforce_surrogate", "default_device"]
+__all__ += ["sparsemax", "entmax15", "relaxed_bernoulli_rsample", "gumbel_topk"]
+__all__ += ["perturbed_argmax"]

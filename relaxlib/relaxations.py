@@ -101,6 +101,13 @@ def _check_tempered(x: torch.Tensor, temperature: Scalar, dim: int, name: str, s
     return temperature, low, high, dim
 
 
+def _tempered_dtype(x: torch.Tensor, t: Scalar, low: float, high: float) -> torch.dtype:
+    """:func:`compute_dtype` of ``x``, promoted with a tensor T's, float64 if T is beyond it."""
+    cdt = compute_dtype(x.dtype)
+    cdt = torch.promote_types(cdt, t.dtype) if isinstance(t, torch.Tensor) else cdt
+    return scale_dtype(cdt, low, high)
+
+
 def _tempered_probs(
     x: torch.Tensor, t: Scalar, low: float, high: float, dim: int, name: str, own: bool = False
 ) -> torch.Tensor:
@@ -108,10 +115,7 @@ def _tempered_probs(
     it), finite for every valid T. PyTorch's ``softmax(x / T)`` fails (NaN, +inf, -inf rows,
     overflow) only in whole rows of NaN: one entry per row tells (``own``: ``x`` may be
     overwritten, checked first). Then row maxima ``m`` name the fault or give ``(x - m) / T``."""
-    cdt = compute_dtype(x.dtype)
-    if isinstance(t, torch.Tensor):
-        cdt = torch.promote_types(cdt, t.dtype)
-    cdt = scale_dtype(cdt, low, high)
+    cdt = _tempered_dtype(x, t, low, high)
     grad_t = isinstance(t, torch.Tensor) and t.requires_grad
     unit = isinstance(t, float) and t == 1.0
     limit = torch.finfo(cdt).max / 4

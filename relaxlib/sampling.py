@@ -1,4 +1,5 @@
-"""Sampling and reparameterisation: Gaussian rsample, Gumbel noise, Gumbel-max, Gumbel-softmax.
+"""Sampling and reparameterisation: Gaussian rsample, Gumbel noise, Gumbel-max, Gumbel-softmax,
+the relaxed Bernoulli (binary Concrete) sample and Gumbel-top-k.
 
 Where the noise comes from. Every sampler takes an optional ``torch.Generator``; the noise is
 drawn on *the generator's device* and then moved to where the result lives. A CPU generator
@@ -9,6 +10,7 @@ is drawn from PyTorch's global generator on the result's device.
 
 from __future__ import annotations
 
+import math
 from typing import Optional, Sequence, Union
 
 import torch
@@ -24,10 +26,11 @@ from ._validation import (
     check_scale,
     compute_dtype,
 )
-from .relaxations import _check_tempered, _one_hot_max, _tempered_probs
+from .relaxations import _check_tempered, _one_hot_max, _tempered_dtype, _tempered_probs
 from .straight_through import straight_through
 
 __all__ = ["normal_rsample", "gumbel_noise", "gumbel_max_sample", "gumbel_softmax"]
+__all__ += ["relaxed_bernoulli_rsample", "gumbel_topk"]
 
 ShapeLike = Union[int, Sequence[int], torch.Size]
 
@@ -293,3 +296,152 @@ def gumbel_softmax(
         return soft
     # The arg max is taken before rounding to a half dtype, where near-ties could merge.
     return straight_through(_one_hot_max(probs, dim, None).to(logits.dtype), soft)
+
+
+def relaxed_bernoulli_rsample(
+    logits: torch.Tensor,
+    temperature: Scalar,
+    sample_shape: ShapeLike = (),
+    hard: bool = False,
+    generator: Optional[torch.Generator] = None,
+) -> torch.Tensor:
+    r"""A relaxed Bernoulli (binary Concrete) sample :math:`\sigma((x + L)/T)`.
+
+    .. math:: y = \sigma\Bigl(\frac{x + L}{T}\Bigr), \qquad
+              L = \log U - \log(1 - U) \sim \mathrm{Logistic}(0, 1), \quad U \sim \mathcal U(0, 1)
+
+    The two-category case of the Gumbel-softmax (the difference of two Gumbel variables is
+    logistic): a reparameterised point of :math:`(0, 1)` that relaxes the Bernoulli sample
+    :math:`[x + L > 0]`, whose probability of 1 is :math:`\sigma(x)`. As :math:`T \to 0` it
+    tends to that 0/1 sample, as :math:`T \to \infty` to :math:`\tfrac12`. :math:`U` is kept
+    inside :math:`(0, 1)` and the result is kept strictly inside :math:`(0, 1)` in its dtype
+    (between ``finfo.tiny`` and the largest number below 1: float16 and bfloat16 round
+    :math:`\sigma` to 0 or 1 early) with the gradient of the unclamped sample. With
+    ``hard=True`` the value is :math:`[y > \tfrac12]` and the gradient that of :math:`y`
+    (straight-through). Same distribution as ``torch.distributions.RelaxedBernoulli(T,
+    logits=x).rsample()``.
+
+    Args:
+        logits: floating tensor :math:`x` of log-odds, any shape: each entry one Bernoulli
+            (-inf and +inf: a sure 0 and a sure 1).
+        temperature: :math:`T > 0`, finite: a number or a tensor that broadcasts to ``logits``
+            (it may require a gradient).
+        sample_shape: leading shape of independent draws, as in ``torch.distributions``.
+        hard: return the straight-through 0/1 sample.
+        generator: optional ``torch.Generator``; :math:`U` is drawn on its device.
+
+    Returns:
+        Tensor of shape ``sample_shape + logits.shape`` and ``logits``' dtype and device.
+
+    Raises:
+        TypeError: ``logits`` is not a floating tensor; a bad ``temperature``, ``hard``,
+            ``sample_shape`` or ``generator``.
+        ValueError: ``temperature`` is not finite and > 0 or does not broadcast to ``logits``;
+            ``logits`` contains NaN; a negative size in ``sample_shape``.
+
+    Reference: Maddison, Mnih & Teh, "The Concrete distribution", ICLR 2017; Jang, Gu &
+    Poole, "Categorical reparameterization with Gumbel-softmax", ICLR 2017.
+
+    Examples:
+        >>> import torch, relaxlib as rl
+        >>> logits = torch.tensor([-1.0, 0.0, 2.0])
+        >>> rl.relaxed_bernoulli_rsample(logits, 0.5, generator=torch.Generator().manual_seed(0))
+        tensor([0.1161, 0.9166, 0.3397])
+        >>> g = torch.Generator().manual_seed(0)
+        >>> rl.relaxed_bernoulli_rsample(logits, 0.5, hard=True, generator=g)
+        tensor([0., 1., 0.])
+    """
+    check_floating(logits, "logits")
+    t, low, high = check_scale(temperature, "temperature")
+    check_broadcasts_to(t, logits.shape, "temperature", "logits")
+    if not isinstance(hard, bool):
+        raise TypeError(f"hard must be a bool, got {type(hard).__name__}")
+    generator = _check_generator(generator)
+    shape = _as_shape(sample_shape, "sample_shape") + logits.shape
+    draw = compute_dtype(logits.dtype)
+    u = torch.rand(
+        shape, generator=generator, dtype=draw, device=_noise_device(generator, logits.device)
+    )
+    u = u.clamp_(torch.finfo(draw).tiny, 1 - torch.finfo(draw).eps / 2)  # U inside (0, 1)
+    noise = u.log().sub_(u.neg_().log1p_()).to(logits.device)
+    cdt = _tempered_dtype(logits, t, low, high)
+    t = t.to(cdt) if isinstance(t, torch.Tensor) else t
+    # sigma is 0 or 1 beyond |z / T| = 2 log(max): clamping there keeps z / T and its
+    # gradient in T finite (a logit of +-inf, a temperature of 1e-300)
+    top = torch.finfo(cdt).max
+    b = (
+        t.detach() * (2 * math.log(top))
+        if isinstance(t, torch.Tensor)
+        else min(t * 2 * math.log(top), top)
+    )
+    z = (logits.to(cdt) + noise.to(cdt)).clamp(-b, b)
+    y = torch.sigmoid(z / t)
+    if y.numel() and bool(torch.isnan(y.detach()).any()):
+        raise ValueError("logits contains NaN")
+    soft = y.to(logits.dtype)
+    if hard:
+        return straight_through((z.detach() > 0).to(logits.dtype), soft)
+    info = torch.finfo(logits.dtype)
+    return straight_through(soft.detach().clamp(info.tiny, 1 - info.eps / 2), soft)
+
+
+def gumbel_topk(
+    logits: torch.Tensor, k: int, dim: int = -1, generator: Optional[torch.Generator] = None
+) -> torch.Tensor:
+    r"""An ordered sample of ``k`` categories without replacement, by Gumbel-top-k.
+
+    .. math:: (i_1, \dots, i_k) = \operatorname{topk}_i\,(x_i + g_i),
+              \qquad g_i \sim \mathrm{Gumbel}(0, 1)\ \text{i.i.d.}
+
+    The indices of the ``k`` largest perturbed logits, largest first. They are distributed as
+    ``k`` successive draws without replacement from :math:`\operatorname{softmax}(\mathbf x)`,
+    each renormalised over what is left (the Plackett–Luce model):
+    :math:`P(i_1, \dots, i_k) = \prod_{j=1}^{k} e^{x_{i_j}} / \sum_{l \notin
+    \{i_1..i_{j-1}\}} e^{x_l}`. ``k = 1`` is :func:`gumbel_max_sample`, with the same noise
+    for the same generator. A logit of -inf masks its category: it is never drawn, and ``k``
+    larger than the number of unmasked categories of a row is refused. Not differentiable.
+
+    Args:
+        logits: floating tensor with at least one dimension; ``dim`` indexes the ``N``
+            categories, other dimensions are independent distributions.
+        k: the number of categories to draw, an int in ``1 … N``.
+        dim: the category dimension.
+        generator: optional ``torch.Generator``; the noise is drawn on its device.
+
+    Returns:
+        ``torch.long`` tensor of indices, the shape of ``logits`` with ``dim`` of size ``k``.
+
+    Raises:
+        TypeError: ``logits`` is not a floating tensor; ``k`` or ``dim`` is not an int; a bad
+            ``generator``.
+        ValueError: ``k`` is outside ``1 … N`` or larger than the number of unmasked
+            categories of some row; ``logits`` as :func:`gumbel_max_sample`.
+
+    Reference: Vieira, "Gumbel-max trick and weighted reservoir sampling", 2014; Kool, van
+    Hoof & Welling, "Stochastic beams and where to find them", ICML 2019.
+
+    Examples:
+        >>> import torch, relaxlib as rl
+        >>> logits = torch.tensor([0.0, 1.0, 2.0, float("-inf")]).expand(4, 4)
+        >>> rl.gumbel_topk(logits, 2, generator=torch.Generator().manual_seed(1))
+        tensor([[2, 0],
+                [1, 2],
+                [2, 1],
+                [2, 1]])
+    """
+    check_floating(logits, "logits")
+    dim = check_dim(logits, dim)
+    check_categories(logits, dim, "logits")
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise TypeError(f"k must be an int, got {type(k).__name__}")
+    n = logits.shape[dim]
+    if not 1 <= k <= n:
+        raise ValueError(f"k={k} is outside 1..{n}, the number of categories along dim {dim}")
+    generator = _check_generator(generator)
+    cdt = compute_dtype(logits.dtype)
+    g = _gumbel(logits.shape, generator, logits.device, cdt)
+    values, index = g.add_(logits.detach().to(cdt)).topk(k, dim)
+    check_row_max(values.select(dim, 0), "logits")  # NaN is the largest in topk
+    if values.numel() and bool(torch.isneginf(values.select(dim, k - 1)).any()):
+        raise ValueError(f"k={k} is larger than the number of unmasked categories of a row")
+    return index

@@ -27,7 +27,7 @@ import relaxlib as rl
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "relaxlib"
 MODULES = sorted(p.stem for p in PACKAGE.glob("*.py"))
-LINE_BUDGET = 1300
+LINE_BUDGET = 1300 + 120 * 5  # 120 lines per public function of the fifth part (issue 17)
 ALLOWED = {"__future__", "functools", "math", "numbers", "os", "typing", "torch"}
 
 
@@ -62,7 +62,9 @@ outs = [rl.softplus(x.detach(), 2.0), rl.softmax(x, 0.5), rl.soft_argmax(x), rl.
         rl.gumbel_noise((2048,), generator=g), rl.normal_rsample(x.detach(), 1.0, generator=g),
         rl.huber(x.detach().nan_to_num(), torch.zeros(())),
         rl.smooth_l1(x.detach().nan_to_num(), torch.zeros(())),
-        rl.reinforce_surrogate(x[1], x[1].detach() ** 2, "loo"), rl.default_device()]
+        rl.reinforce_surrogate(x[1], x[1].detach() ** 2, "loo"), rl.default_device(),
+        rl.sparsemax(x, 0.5), rl.entmax15(x), rl.relaxed_bernoulli_rsample(x, 0.5, generator=g),
+        rl.gumbel_topk(x, 2, generator=g), rl.perturbed_argmax(x, 1.0, 16, generator=g)]
 print(len(outs), sorted(m for m in sys.modules if m.split(".")[0] in {blocked!r}
                         and sys.modules[m] is not None))
 """
@@ -70,7 +72,7 @@ print(len(outs), sorted(m for m in sys.modules if m.split(".")[0] in {blocked!r}
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert run.returncode == 0, run.stderr
-    assert run.stdout.split() == ["15", "[]"]
+    assert run.stdout.split() == ["20", "[]"]
 
 
 def test_line_budget():

@@ -260,3 +260,87 @@ def test_gumbel_max_sample_is_a_valid_unmasked_index(dtype, data):
     assert (idx >= 0).all() and (idx < x0.shape[dim]).all()
     picked = x0.gather(dim, idx.unsqueeze(dim))
     assert not torch.isneginf(picked).any()
+
+
+# --------------------------------------------------------------------------------------
+# the fifth part: sparsemax, entmax15, relaxed Bernoulli, Gumbel-top-k, perturbed arg max
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["sparsemax", "entmax15"])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
+@SETTINGS
+@given(data=st.data())
+def test_sparse_maps_finite_and_a_distribution(name, dtype, data):
+    x0, t, dim, seed = data.draw(logits_cases(dtype))
+    fn = getattr(rl, name)
+    if _refused_if_all_masked(lambda z: fn(z, t, dim), x0, dim):
+        return
+    x, w = _prepare(x0, seed, x0.shape)
+    p = fn(x, temperature=t, dim=dim)
+    assert p.dtype == dtype and p.shape == x.shape
+    assert torch.isfinite(p).all() and (p >= 0).all() and (p <= 1).all(), p
+    assert (p[torch.isneginf(x0)] == 0).all()
+    sums = p.detach().double().sum(dim)
+    assert torch.allclose(sums, torch.ones_like(sums), rtol=0, atol=EPS[dtype])
+    # the arg max always keeps weight: no entry outweighs it
+    top = p.detach().gather(dim, x0.argmax(dim, keepdim=True))
+    assert (top >= p.detach().amax(dim, keepdim=True)).all()
+    _finite_grad(p, x, w)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
+@SETTINGS
+@given(data=st.data(), hard=st.booleans())
+def test_relaxed_bernoulli_strictly_inside_the_unit_interval(dtype, data, hard):
+    x0, t, _, seed = data.draw(logits_cases(dtype))
+    gen = torch.Generator().manual_seed(seed)
+    x, w = _prepare(x0, seed, (2, *x0.shape))
+    y = rl.relaxed_bernoulli_rsample(x, t, (2,), hard=hard, generator=gen)
+    assert y.dtype == dtype and y.shape == (2, *x0.shape)
+    if hard:
+        assert ((y == 0) | (y == 1)).all()
+    else:
+        assert ((y > 0) & (y < 1)).all(), y
+    (g,) = torch.autograd.grad((y * w).sum(), x)
+    assert torch.isfinite(g).all()
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
+@SETTINGS
+@given(data=st.data())
+def test_gumbel_topk_distinct_unmasked_indices(dtype, data):
+    x0, _, dim, seed = data.draw(logits_cases(dtype))
+    gen = torch.Generator().manual_seed(seed)
+    unmasked = int((~torch.isneginf(x0)).sum(dim).min()) if x0.numel() else 0
+    k = data.draw(st.integers(1, x0.shape[dim]))
+    if unmasked < k:  # every category masked, or fewer unmasked than k: refused
+        with pytest.raises(ValueError):
+            rl.gumbel_topk(x0, k, dim=dim, generator=gen)
+        return
+    idx = rl.gumbel_topk(x0, k, dim=dim, generator=gen)
+    assert idx.dtype == torch.long and idx.shape[dim] == k
+    assert not torch.isneginf(x0.gather(dim, idx)).any()
+    s = idx.sort(dim).values
+    assert (s.narrow(dim, 1, k - 1) > s.narrow(dim, 0, k - 1)).all()  # distinct
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
+@SETTINGS
+@given(data=st.data(), noise=st.sampled_from(["gumbel", "normal"]))
+def test_perturbed_argmax_finite_and_a_distribution(dtype, data, noise):
+    x0, sigma, dim, seed = data.draw(logits_cases(dtype))
+    gen = torch.Generator().manual_seed(seed)
+
+    def call(z):
+        return rl.perturbed_argmax(z, sigma, 16, noise=noise, dim=dim, generator=gen)
+
+    if _refused_if_all_masked(call, x0, dim):
+        return
+    x, w = _prepare(x0, seed, x0.shape)
+    y = call(x)
+    assert y.dtype == dtype and y.shape == x.shape
+    assert torch.isfinite(y).all() and (y >= 0).all()
+    assert (y[torch.isneginf(x0)] == 0).all()
+    assert (y.detach().double().sum(dim) == 1).all()  # k/16: exact in every dtype
+    _finite_grad(y, x, w)

@@ -283,6 +283,14 @@ BROADCAST_CASES = [
     ("smooth_l1_target", "target", lambda x, p: rl.smooth_l1(x, p)),
     ("normal_rsample", "sigma", lambda x, p: rl.normal_rsample(x, p, generator=_gen())),
     ("reinforce_surrogate", "baseline", lambda x, p: rl.reinforce_surrogate(x, x * 2, p)),
+    ("sparsemax", "temperature", lambda x, p: rl.sparsemax(x, p)),
+    ("entmax15", "temperature", lambda x, p: rl.entmax15(x, p)),
+    (
+        "relaxed_bernoulli_rsample",
+        "temperature",
+        lambda x, p: rl.relaxed_bernoulli_rsample(x, p, generator=_gen()),
+    ),
+    ("perturbed_argmax", "sigma", lambda x, p: rl.perturbed_argmax(x, p, 16, generator=_gen())),
 ]
 
 
@@ -308,7 +316,7 @@ def test_issue_example_baseline_of_shape_m_1_is_refused():
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
 @pytest.mark.parametrize("dim", [-1, 0])
-@pytest.mark.parametrize("name", FAMILY + ["gumbel_softmax"])
+@pytest.mark.parametrize("name", FAMILY + ["gumbel_softmax", "sparsemax", "entmax15"])
 def test_per_row_temperature_equals_one_call_per_row(name, dim, dtype):
     rows = torch.tensor([[1.0, 4.0, -2.0, 3.0], [0.5, -1.0, 2.0, 0.25], [0.0, 1.0, 1.0, -3.0]])
     temps = [0.5, 2.0, 1e-30]
@@ -491,6 +499,10 @@ FAMILY_CALLS = [
         lambda x: rl.gumbel_softmax(x, 1e-38, hard=True, dim=0, generator=_gen()),
     ),
     ("gumbel_max_sample", "logits", lambda x: rl.gumbel_max_sample(x, dim=0, generator=_gen())),
+    ("sparsemax", "x", lambda x: rl.sparsemax(x, 0.5, dim=0)),
+    ("entmax15", "x", lambda x: rl.entmax15(x, 1e-38, dim=0)),
+    ("gumbel_topk", "logits", lambda x: rl.gumbel_topk(x, 2, dim=0, generator=_gen())),
+    ("perturbed_argmax", "x", lambda x: rl.perturbed_argmax(x, 1.0, 8, dim=0, generator=_gen())),
 ]
 FAMILY_IDS = [c[0] for c in FAMILY_CALLS]
 
@@ -524,7 +536,7 @@ def test_no_categories_refused_empty_batch_fine(name, arg, call):
     assert out.numel() == 0
 
 
-DIM_CALLS = [c for c in FAMILY_CALLS if c[0] != "gumbel_softmax_hard"]
+DIM_CALLS = [c for c in FAMILY_CALLS if c[0] not in ("gumbel_softmax_hard", "gumbel_topk")]
 
 
 @pytest.mark.parametrize("name,arg,call", DIM_CALLS, ids=[c[0] for c in DIM_CALLS])

@@ -57,6 +57,23 @@ PARAM_CASES = [
     ("huber", "delta", lambda x, v: rl.huber(x, torch.zeros_like(x), delta=v)),
     ("smooth_l1", "beta", lambda x, v: rl.smooth_l1(x, torch.zeros_like(x), beta=v)),
     ("normal_rsample", "sigma", lambda x, v: rl.normal_rsample(x, v, generator=_gen())),
+    ("sparsemax", "temperature", lambda x, v: rl.sparsemax(x, temperature=v)),
+    ("entmax15", "temperature", lambda x, v: rl.entmax15(x, temperature=v)),
+    (
+        "relaxed_bernoulli_rsample",
+        "temperature",
+        lambda x, v: rl.relaxed_bernoulli_rsample(x, v, generator=_gen()),
+    ),
+    (
+        "relaxed_bernoulli_rsample_hard",
+        "temperature",
+        lambda x, v: rl.relaxed_bernoulli_rsample(x, v, hard=True, generator=_gen()),
+    ),
+    (
+        "perturbed_argmax",
+        "sigma",
+        lambda x, v: rl.perturbed_argmax(x, sigma=v, n_samples=64, generator=_gen()),
+    ),
 ]
 PARAM_IDS = [c[0] for c in PARAM_CASES]
 
@@ -121,6 +138,14 @@ FLOAT_INPUT_CASES = [
     ("huber(input)", lambda x: rl.huber(x, torch.zeros(3))),
     ("smooth_l1(input)", lambda x: rl.smooth_l1(x, torch.zeros(3))),
     ("normal_rsample(mu)", lambda x: rl.normal_rsample(x, 1.0, generator=_gen())),
+    ("sparsemax(x)", lambda x: rl.sparsemax(x)),
+    ("entmax15(x)", lambda x: rl.entmax15(x)),
+    (
+        "relaxed_bernoulli_rsample(logits)",
+        lambda x: rl.relaxed_bernoulli_rsample(x, 0.5, generator=_gen()),
+    ),
+    ("gumbel_topk(logits)", lambda x: rl.gumbel_topk(x, 2, generator=_gen())),
+    ("perturbed_argmax(x)", lambda x: rl.perturbed_argmax(x, n_samples=8, generator=_gen())),
 ]
 FLOAT_INPUT_IDS = [c[0] for c in FLOAT_INPUT_CASES]
 
@@ -212,6 +237,29 @@ GENERAL_CASES = [
         lambda s: s,
     ),
     ("gumbel_max_sample", lambda x: rl.gumbel_max_sample(x, generator=_gen(4)), None),
+    ("sparsemax", lambda x: rl.sparsemax(x, 0.5, dim=0), lambda s: s),
+    ("entmax15", lambda x: rl.entmax15(x, 0.5, dim=-1), lambda s: s),
+    (
+        "relaxed_bernoulli_rsample",
+        lambda x: rl.relaxed_bernoulli_rsample(x, 0.5, (2,), generator=_gen(5)),
+        lambda s: (2, *s),
+    ),
+    (
+        "relaxed_bernoulli_rsample_hard",
+        lambda x: rl.relaxed_bernoulli_rsample(x, 0.5, hard=True, generator=_gen(6)),
+        lambda s: s,
+    ),
+    ("gumbel_topk", lambda x: rl.gumbel_topk(x, 2, dim=0, generator=_gen(7)), "index"),
+    (
+        "perturbed_argmax",
+        lambda x: rl.perturbed_argmax(x, 0.5, 64, dim=0, generator=_gen(8)),
+        lambda s: s,
+    ),
+    (
+        "perturbed_argmax_normal",
+        lambda x: rl.perturbed_argmax(x, 0.5, 64, noise="normal", generator=_gen(9)),
+        lambda s: s,
+    ),
     (
         "reinforce_surrogate",
         lambda x: rl.reinforce_surrogate(x.flatten(), x.flatten() ** 2, baseline="loo"),
@@ -231,6 +279,8 @@ def test_dtype_shape_device_preserved(name, call, shape_of, dtype, device):
     assert out.device == x.device
     if shape_of is None:  # gumbel_max_sample: integer indices
         assert out.dtype == torch.long and out.shape == (5,)
+    elif shape_of == "index":  # gumbel_topk(x, 2, dim=0): two indices per column
+        assert out.dtype == torch.long and out.shape == (2, 4)
     else:
         assert out.dtype == dtype
         assert tuple(out.shape) == shape_of(tuple(x.shape))
