@@ -373,7 +373,7 @@ def _gradient_stage(
     return None
 
 
-def _straight_through_check(
+def straight_through_check(
     fn: Callable,
     *,
     exercise: str,
@@ -385,6 +385,9 @@ def _straight_through_check(
     no_grad_message: str,
     zero_grad_message: str,
 ) -> Feedback:
+    """Check a straight-through function in two stages: its values (``check_function``
+    against ``reference``, naming ``value_mistakes``), then its gradients (those of
+    ``reference`` on the same ``cases``, naming ``grad_mistakes``). Chapters 7 and 9 use it."""
     value_cases = [Case(c.args, c.label, grad=False) for c in cases]
     verdict = check_function(
         fn,
@@ -523,7 +526,7 @@ def check_st_argmax(fn: Callable) -> Feedback:
             "max borrows the gradient of the soft *arg* max, softmax(y/T) . [0, ..., N-1].",
         ),
     ]
-    return _straight_through_check(
+    return straight_through_check(
         fn,
         exercise="straight-through arg max",
         reference=lambda y, t: rl.st_argmax(y, t),
@@ -655,7 +658,7 @@ def check_st_gumbel_softmax(fn: Callable) -> Feedback:
             "wrong term. Use soft + stop_gradient(hard - soft).",
         ),
     ]
-    return _straight_through_check(
+    return straight_through_check(
         fn,
         exercise="straight-through Gumbel-softmax",
         reference=lambda x, g, t: rl.st_one_hot_argmax(x + g, t),
