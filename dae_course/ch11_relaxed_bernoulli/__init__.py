@@ -1,0 +1,1 @@
+"""Chapter 11's exact references, figures and exercise checkers."""
