@@ -1,0 +1,1 @@
+"""Chapter 12's toy problems, figures and exercise checkers."""
