@@ -153,7 +153,7 @@ def test_draw_delta_panel_draws_only_the_runs_it_is_given():
 
 def test_delta_slider_is_light_and_offline():
     values = [0.05, 0.5, 2.0]
-    html = sliders.jshtml(lambda: sliders.scrub_animation(draw, values, figsize=(9, 3))).data
+    html = sliders.jshtml(lambda: sliders.scrub_animation(draw, values, figsize=(7.0, 5.0))).data
     assert sliders.jshtml_frame_count(html) == 3
     assert "http" not in html
     assert len(html.encode()) < 3 * 120_000
@@ -181,7 +181,7 @@ def test_sparsity_figure_marks_exact_zeros():
 def test_explorer_redraws_with_delta_panel():
     explorers = pytest.importorskip("dae_course.explorers")
     explorer = explorers.parameter_explorer(
-        draw, value=1.0, min=0.02, max=5.0, description="δ = β", figsize=(9, 3)
+        draw, value=1.0, min=0.02, max=5.0, description="δ = β", figsize=(7.0, 5.0)
     )
     first = explorer.image.value
     explorer.slider.value = 0.1  # what dragging the slider does: redraw for the new delta

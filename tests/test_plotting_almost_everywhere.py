@@ -118,7 +118,7 @@ def test_explorer_as_on_the_page():
         min=1e-3,
         max=1.0,
         description="step h",
-        figsize=(9.5, 3.2),
+        figsize=(7.0, 5.0),
     )
     first = explorer.image.value
     assert explorer.redraws == 1
@@ -134,7 +134,7 @@ def test_kernel_free_slider_as_on_the_page():
     steps_h = torch.logspace(0, -3, 13).tolist()  # the page's 13 values of h
     slider = sliders.jshtml(
         lambda: sliders.scrub_animation(
-            ae_plot.draw_difference_quotients, steps_h, figsize=(9.5, 3.2)
+            ae_plot.draw_difference_quotients, steps_h, figsize=(7.0, 5.0)
         ),
         alt="ReLU magnified around x = 0 and x = 0.1 with its one-sided secants, h from 1 to 0.001",
     )

@@ -12,7 +12,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
-from ..palette import CATEGORY_COLORS
+from ..palette import CATEGORY_COLORS, category_style, inch_margins
 
 __all__ = [
     "one_sided_quotients_at",
@@ -40,7 +40,7 @@ def one_sided_quotients_at(x0: float, h: float) -> tuple:
     return (_relu(x0) - _relu(x0 - h)) / h, (_relu(x0 + h) - _relu(x0)) / h
 
 
-def _zoom_panel(ax, centre: float, h: float, title: str) -> None:
+def _zoom_panel(ax, centre: float, h: float, title: str, legend: bool = True) -> None:
     """ReLU around ``centre`` in coordinates scaled by h, with the two secants of step h.
 
     Plots :math:`u \\mapsto (f(c + u h) - f(c)) / h` for :math:`u \\in [-2, 2]`: a window of
@@ -64,7 +64,7 @@ def _zoom_panel(ax, centre: float, h: float, title: str) -> None:
         color=_LEFT,
         linewidth=2.5,
         linestyle="--",
-        label=f"left secant: slope {left:.3f}",
+        label="left secant",
     )
     ax.plot(
         [0, 1],
@@ -72,15 +72,17 @@ def _zoom_panel(ax, centre: float, h: float, title: str) -> None:
         color=_RIGHT,
         linewidth=2.5,
         linestyle=":",
-        label=f"right secant: slope {right:.3f}",
+        label="right secant",
     )
     ax.plot([-1, 0, 1], [scaled(-1.0), 0.0, scaled(1.0)], "o", color="black", markersize=4)
     ax.set_xlim(-2, 2)
-    ax.set_ylim(-2.3, 2.3)
+    ax.set_ylim(-2.3, 3.4 if legend else 2.3)
     ax.set_xticks([-2, -1, 0, 1, 2])
     ax.set_yticks([-2, -1, 0, 1, 2])
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, loc="upper left", framealpha=0.9)
+    ax.set_title(title)
+    ax.text(1.9, -2.1, f"slopes\n{left:.3f}\n{right:.3f}", ha="right", va="bottom")
+    if legend:
+        ax.legend(loc="upper left", handlelength=1.6, borderaxespad=0.2)
 
 
 def draw_difference_quotients(fig: Figure, h: float, x0: float = 0.1) -> str:
@@ -98,7 +100,9 @@ def draw_difference_quotients(fig: Figure, h: float, x0: float = 0.1) -> str:
     :func:`dae_course.sliders.scrub_animation`.
 
     Args:
-        fig: the (empty) figure to draw into; three axes are added.
+        fig: the (empty) figure to draw into; three axes are added, in one row when the
+            figure is at least 2.6 times as wide as it is high, otherwise the two zooms
+            above the quotients.
         h: the step, > 0.
         x0: the smooth point to compare with, > 0.
 
@@ -110,9 +114,16 @@ def draw_difference_quotients(fig: Figure, h: float, x0: float = 0.1) -> str:
     """
     if not h > 0:
         raise ValueError(f"h must be > 0, got {h}")
-    ax1, ax2, ax3 = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 1.25]})
-    _zoom_panel(ax1, 0.0, h, "around x = 0 (the kink)")
-    _zoom_panel(ax2, x0, h, f"around x = {x0:g}")
+    width, height = fig.get_size_inches()
+    one_row = width >= 2.6 * height
+    if one_row:
+        ax1, ax2, ax3 = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 1.25]})
+    else:
+        grid = fig.add_gridspec(2, 2, height_ratios=[1.15, 1])
+        ax1, ax2 = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
+        ax3 = fig.add_subplot(grid[1, :])
+    _zoom_panel(ax1, 0.0, h, "around x = 0", legend=not one_row)
+    _zoom_panel(ax2, x0, h, f"around x = {x0:g}", legend=False)
     ax1.set_xlabel("(x - 0) / h")
     ax1.set_ylabel("(f(x) - f(0)) / h")
     ax2.set_xlabel(f"(x - {x0:g}) / h")
@@ -121,7 +132,7 @@ def draw_difference_quotients(fig: Figure, h: float, x0: float = 0.1) -> str:
     at0 = [one_sided_quotients_at(0.0, v) for v in hs]
     atx = [one_sided_quotients_at(x0, v) for v in hs]
     ax3.plot(hs, [q[0] for q in at0], color=_LEFT, linewidth=2, label="left, x = 0")
-    ax3.plot(hs, [q[1] for q in at0], color=_RIGHT, linewidth=2, label="right, x = 0")
+    ax3.plot(hs, [q[1] for q in at0], color=_RIGHT, linestyle="-.", label="right, x = 0")
     ax3.plot(hs, [q[0] for q in atx], color=_LEFT, linestyle="--", label=f"left, x = {x0:g}")
     ax3.plot(
         hs,
@@ -138,9 +149,29 @@ def draw_difference_quotients(fig: Figure, h: float, x0: float = 0.1) -> str:
     ax3.xaxis.set_minor_locator(NullLocator())
     ax3.set_ylim(-0.1, 1.25)
     ax3.set_xlabel("step h (log scale)")
-    ax3.set_title("one-sided difference quotients", fontsize=10)
-    ax3.legend(fontsize=7, loc="center left", framealpha=0.9)
-    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.17, top=0.9, wspace=0.28)
+    ax3.set_title("one-sided quotients")
+    if one_row:  # the legend between the lines at 0 and at 1
+        ax3.legend(
+            loc="center left",
+            bbox_to_anchor=(0.0, 0.6 / 1.35),
+            handlelength=1.6,
+            labelspacing=0.3,
+            borderaxespad=0.2,
+        )
+        inch_margins(fig, left=0.75, right=0.1, bottom=0.55, top=0.35, wspace=0.45, ncols=3)
+    else:
+        ax3.legend(loc="center left", ncol=2, handlelength=1.6)
+        inch_margins(
+            fig,
+            left=0.75,
+            right=0.15,
+            bottom=0.55,
+            top=0.35,
+            wspace=0.45,
+            hspace=0.85,
+            ncols=2,
+            nrows=2,
+        )
     l0, r0 = one_sided_quotients_at(0.0, h)
     lx, rx = one_sided_quotients_at(x0, h)
     return (
@@ -153,7 +184,7 @@ def subgradient_fan_figure(
     relu_slopes: Sequence[float] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
     abs_slopes: Sequence[float] = (-1.0, -0.6, -0.2, 0.2, 0.6, 1.0),
     bad_slopes: tuple = (1.5, -1.5),
-    figsize: tuple = (9.0, 3.4),
+    figsize: tuple = (7.5, 3.4),
 ) -> Figure:
     """ReLU and ``|x|`` with the fan of lines ``y = g x`` through the kink.
 
@@ -185,7 +216,7 @@ def subgradient_fan_figure(
         lo, hi = min(slopes), max(slopes)
         for i, g in enumerate(slopes):
             shade = 0.15 + 0.7 * (g - lo) / (hi - lo) if hi > lo else 0.5
-            label = f"$y = g x$, $g$ = {lo:g} ... {hi:g}" if i == 0 else None
+            label = f"$g$ = {lo:g} ... {hi:g}" if i == 0 else None
             ax.plot(xs, g * xs, color=plt.cm.viridis(shade), linewidth=1.2, label=label)
         ax.plot(
             xs,
@@ -193,15 +224,15 @@ def subgradient_fan_figure(
             color="#d62728",
             linestyle="--",
             linewidth=1.2,
-            label=f"$g$ = {bad:g}: crosses the graph",
+            label=f"$g$ = {bad:g}",
         )
         ax.plot(xs, f(xs), color=_FN, linewidth=2.5, label=name)
         ax.plot([0], [0], "o", color="black")
         ax.set_xlim(-1.5, 1.5)
-        ax.set_ylim(-1.0, 1.6)
-        ax.set_title(f"{name}: subdifferential at 0 = {interval}", fontsize=10)
+        ax.set_ylim(-1.0, 2.6)  # room for the legend above the lines
+        ax.set_title(f"{name}: subdifferential {interval}")
         ax.set_xlabel("$x$")
-        ax.legend(fontsize=8, loc="upper center", framealpha=0.95)
+        ax.legend(loc="upper center", framealpha=0.95, handlelength=1.6)
     fig.tight_layout()
     return fig
 
@@ -214,7 +245,7 @@ def subgradient_descent_figure(
     *,
     path_run: Optional[str] = None,
     path_steps: int = 60,
-    figsize: tuple = (9.5, 3.6),
+    figsize: tuple = (7.5, 3.6),
 ) -> Figure:
     """Subgradient descent on a max of affine functions: a path, and the gap to the minimum.
 
@@ -271,28 +302,28 @@ def subgradient_descent_figure(
         )
     ax1.set_xlabel("$w_1$")
     ax1.set_ylabel("$w_2$")
-    ax1.set_title("$f(w) = \\max_i (a_i^\\top w + b_i)$", fontsize=10)
-    ax1.legend(fontsize=7, loc="lower left", framealpha=0.9)
+    ax1.set_title("$f(w) = \\max_i (a_i^\\top w + b_i)$")
+    ax1.legend(loc="lower left", framealpha=0.9)
 
     for i, (label, run) in enumerate(runs.items()):
-        color = CATEGORY_COLORS[i % len(CATEGORY_COLORS)]
+        style = category_style(i)
         k = list(range(1, len(run["values"]) + 1))
         gap = [max(v - f_star, 1e-12) for v in run["values"]]
         best = [max(v - f_star, 1e-12) for v in run["best"]]
-        ax2.plot(k, gap, color=color, linewidth=0.5, alpha=0.5)
-        ax2.plot(k, best, color=color, linewidth=2, label=label)
+        ax2.plot(k, gap, color=style["color"], linewidth=0.5, alpha=0.5)
+        ax2.plot(k, best, **style, linewidth=2.2, label=label)
     ax2.set_xscale("log")
     ax2.set_yscale("log")
     ax2.set_xlabel("step $k + 1$")
     ax2.set_ylabel("$f - f^*$")
-    ax2.set_title("thin: $f(w_k) - f^*$, thick: best so far", fontsize=10)
-    ax2.legend(fontsize=8)
+    ax2.set_title("thin: $f(w_k) - f^*$, thick: best so far")
+    ax2.legend()
     fig.tight_layout()
     return fig
 
 
 def minibatch_figure(
-    history: Mapping[str, list], noise_floor: Optional[float] = None, figsize=(9.5, 3.4)
+    history: Mapping[str, list], noise_floor: Optional[float] = None, figsize=(7.5, 3.4)
 ) -> Figure:
     """Minibatch SGD on a ReLU network: noisy minibatch losses, the full loss, and the cosines.
 
@@ -312,7 +343,7 @@ def minibatch_figure(
     """
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=figsize, gridspec_kw={"width_ratios": [1.6, 1]})
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=figsize, gridspec_kw={"width_ratios": [1.4, 1]})
     steps = range(len(history["full_loss"]))
     ax1.plot(
         steps,
@@ -328,13 +359,13 @@ def minibatch_figure(
     ax1.set_yscale("log")
     ax1.set_xlabel("step")
     ax1.set_ylabel("mean squared error")
-    ax1.legend(fontsize=8)
+    ax1.legend()
     cos = history["cosine"]
     ax2.hist(cos, bins=[i / 20 - 1 for i in range(41)], color=CATEGORY_COLORS[0])
     ax2.axvline(0, color="black", linewidth=1)
     frac = sum(c > 0 for c in cos) / len(cos)
-    ax2.set_title(f"{100 * frac:.0f}% of steps point downhill", fontsize=10)
-    ax2.set_xlabel("cos(minibatch gradient, full gradient)")
+    ax2.set_title(f"{100 * frac:.0f}% of steps point downhill")
+    ax2.set_xlabel("cosine with the full gradient")
     ax2.set_ylabel("steps")
     fig.tight_layout()
     return fig

@@ -12,10 +12,11 @@ from typing import Mapping, Optional, Sequence
 import torch
 from matplotlib.figure import Figure
 
-from ..palette import CATEGORY_COLORS
+from ..palette import CATEGORY_COLORS, MARKERS, category_style, inch_margins
 
 __all__ = [
     "RELU_COLOR",
+    "RELU_STYLE",
     "SOFTPLUS_COLOR",
     "draw_softplus_panel",
     "softplus_beta_figure",
@@ -26,6 +27,10 @@ __all__ = [
 RELU_COLOR = "0.25"
 #: Colour of softplus (and of its derivative, the sigmoid) in this chapter's figures.
 SOFTPLUS_COLOR = CATEGORY_COLORS[1]
+
+#: Line style of ReLU (and of the step) in this chapter's figures: dashed, so that it
+#: differs from softplus (solid) by more than its colour.
+RELU_STYLE = "--"
 
 
 def _grid(xlim: float, points: int) -> torch.Tensor:
@@ -64,36 +69,42 @@ def draw_softplus_panel(fig: Figure, beta: float, *, xlim: float = 3.0, points: 
     soft = rl.softplus(x, beta)
     gap = math.log(2) / beta
 
+    ax1, ax2 = fig.subplots(1, 2)
     # Fixed margins instead of tight_layout: much cheaper when drawn for many frames.
-    ax1, ax2 = fig.subplots(
-        1, 2, gridspec_kw={"left": 0.07, "right": 0.98, "bottom": 0.16, "top": 0.9, "wspace": 0.2}
-    )
-    ax1.plot(x, relu, color=RELU_COLOR, linewidth=1.5, label="ReLU")
-    ax1.plot(x, soft, color=SOFTPLUS_COLOR, linewidth=2, label=rf"softplus$_\beta$, β = {beta:.3g}")
+    inch_margins(fig, left=0.45, right=0.2, bottom=0.55, top=0.35, wspace=0.5, ncols=2)
+    ax1.plot(x, relu, color=RELU_COLOR, linestyle=RELU_STYLE, linewidth=1.5, label="ReLU")
+    ax1.plot(x, soft, color=SOFTPLUS_COLOR, linewidth=2, label=r"softplus$_\beta$")
     ax1.plot([0, 0], [0, gap], color="black", linewidth=3, solid_capstyle="butt")
     ax1.annotate(
-        f"log(2)/β = {gap:.3g}",
-        xy=(0, gap),
-        xytext=(0.08 * xlim, min(gap, xlim) + 0.12 * xlim),
-        fontsize=8,
+        f"log(2)/β\n= {gap:.3g}",
+        xy=(0, min(gap, xlim) / 2),
+        xytext=(0.3 * xlim, 0.02 * xlim),  # below ReLU, where no curve runs
+        va="bottom",
         arrowprops={"arrowstyle": "-", "color": "0.4", "linewidth": 0.8},
         bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.5},
     )
     ax1.set_xlim(-xlim, xlim)
     ax1.set_ylim(-0.1 * xlim, 1.1 * xlim)
     ax1.set_xlabel("$x$")
-    ax1.set_title("the function", fontsize=10)
-    ax1.legend(loc="upper left", fontsize=8)
+    ax1.set_title(f"the function, β = {beta:.3g}")
+    ax1.legend(loc="upper left", handlelength=1.6)
 
-    ax2.plot(x, (x > 0).double(), color=RELU_COLOR, linewidth=1.5, label="ReLU' (step)")
+    ax2.plot(
+        x,
+        (x > 0).double(),
+        color=RELU_COLOR,
+        linestyle=RELU_STYLE,
+        linewidth=1.5,
+        label="ReLU' (step)",
+    )
     ax2.plot(
         x, torch.sigmoid(beta * x), color=SOFTPLUS_COLOR, linewidth=2, label=r"$\sigma(\beta x)$"
     )
     ax2.set_xlim(-xlim, xlim)
     ax2.set_ylim(-0.08, 1.08)
     ax2.set_xlabel("$x$")
-    ax2.set_title("its derivative", fontsize=10)
-    ax2.legend(loc="upper left", fontsize=8)
+    ax2.set_title("its derivative")
+    ax2.legend(loc="upper left", handlelength=1.6)
     return f"β = {beta:.3g}: largest gap to ReLU = log(2)/β = {gap:.4f}, at x = 0"
 
 
@@ -102,12 +113,12 @@ def softplus_beta_figure(
     *,
     xlim: float = 3.0,
     gap_betas: Optional[Sequence[float]] = None,
-    figsize: tuple = (10.0, 3.2),
+    figsize: tuple = (7.5, 5.6),
 ) -> Figure:
     r"""Softplus for several sharpnesses β, its derivatives, and the gap to ReLU against β.
 
-    Left: ReLU and :math:`\operatorname{softplus}_\beta` for each β in ``betas``. Middle:
-    the derivatives :math:`\sigma(\beta x)` and ReLU's step. Right: the largest gap
+    Top left: ReLU and :math:`\operatorname{softplus}_\beta` for each β in ``betas``. Top
+    right: the derivatives :math:`\sigma(\beta x)` and ReLU's step. Bottom: the largest gap
     :math:`\max_x (\operatorname{softplus}_\beta(x) - \max(0, x))`, measured on a grid
     through 0, as points against β on log-log axes, with the line :math:`\log(2)/\beta`.
 
@@ -128,19 +139,23 @@ def softplus_beta_figure(
     import relaxlib as rl
 
     x = _grid(xlim, 601)
-    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=figsize)
-    ax1.plot(x, torch.relu(x), color=RELU_COLOR, linewidth=2.5, label="ReLU")
-    ax2.plot(x, (x > 0).double(), color=RELU_COLOR, linewidth=2.5, label="step")
-    shades = [CATEGORY_COLORS[i % len(CATEGORY_COLORS)] for i in range(len(betas))]
-    for beta, color in zip(betas, shades):
-        ax1.plot(x, rl.softplus(x, float(beta)), color=color, label=f"β = {beta:g}")
-        ax2.plot(x, torch.sigmoid(float(beta) * x), color=color, label=f"β = {beta:g}")
+    fig = plt.figure(figsize=figsize, layout="constrained")
+    grid = fig.add_gridspec(2, 2)
+    ax1, ax2 = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
+    ax3 = fig.add_subplot(grid[1, :])
+    relu = {"color": RELU_COLOR, "linestyle": RELU_STYLE, "linewidth": 2.5}
+    ax1.plot(x, torch.relu(x), **relu, label="ReLU")
+    ax2.plot(x, (x > 0).double(), **relu, label="step")
+    every = max(1, x.numel() // 8)
+    for i, beta in enumerate(betas):  # own colour, line style and marker for each β
+        style = {**category_style(i, marker=True), "markevery": (i * every // 4, every)}
+        ax1.plot(x, rl.softplus(x, float(beta)), **style, label=f"β = {beta:g}")
+        ax2.plot(x, torch.sigmoid(float(beta) * x), **style, label=f"β = {beta:g}")
     ax1.set_xlabel("$x$")
-    ax1.set_title(r"softplus$_\beta(x)$ and ReLU", fontsize=10)
-    ax1.legend(fontsize=8)
+    ax1.set_title(r"softplus$_\beta(x)$, ReLU")
+    ax1.legend(handlelength=2.5)
     ax2.set_xlabel("$x$")
-    ax2.set_title(r"derivatives: $\sigma(\beta x)$ and the step", fontsize=10)
-    ax2.legend(fontsize=8)
+    ax2.set_title(r"$\sigma(\beta x)$, the step")
 
     if gap_betas is None:
         gap_betas = torch.logspace(-1, 2, 13, dtype=torch.float64).tolist()
@@ -148,11 +163,10 @@ def softplus_beta_figure(
     gaps = [float((rl.softplus(wide, float(b)) - torch.relu(wide)).max()) for b in gap_betas]
     line = torch.logspace(-1, 2, 50, dtype=torch.float64)
     ax3.loglog(line, math.log(2) / line, color="black", linewidth=1, label="log(2)/β")
-    ax3.loglog(gap_betas, gaps, "o", color=SOFTPLUS_COLOR, markersize=5, label="measured max gap")
+    ax3.loglog(gap_betas, gaps, MARKERS[0], color=SOFTPLUS_COLOR, label="measured max gap")
     ax3.set_xlabel("β")
-    ax3.set_title("largest gap to ReLU", fontsize=10)
-    ax3.legend(fontsize=8)
-    fig.tight_layout()
+    ax3.set_title("largest gap to ReLU")
+    ax3.legend()
     return fig
 
 
@@ -167,8 +181,8 @@ def training_curves_figure(
 
     Args:
         curves: activation name -> tensor of shape ``(steps, seeds)`` of losses.
-        colors: activation name -> colour; default ReLU dark grey, softplus orange, others
-            from :data:`dae_course.palette.CATEGORY_COLORS`.
+        colors: activation name -> colour; default ReLU dark grey (dashed), softplus orange
+            (solid), others from :func:`dae_course.palette.category_style`.
         figsize: figure size in inches.
         ylabel: label of the (logarithmic) y axis.
 
@@ -185,8 +199,10 @@ def training_curves_figure(
                 f"curves[{name!r}] must have shape (steps, seeds), got {tuple(curve.shape)}"
             )
     fig, ax = plt.subplots(figsize=figsize)
+    styles = {"ReLU": RELU_STYLE, "softplus": "-"}
     for k, (name, curve) in enumerate(tables.items()):
         color = (colors or {}).get(name) or default.get(name) or CATEGORY_COLORS[k % 6]
+        linestyle = styles.get(name) or category_style(k)["linestyle"]
         steps = torch.arange(1, curve.shape[0] + 1)
         label = f"{name} ({curve.shape[1]} seeds)"
         for s in range(curve.shape[1]):
@@ -194,6 +210,7 @@ def training_curves_figure(
                 steps,
                 curve[:, s],
                 color=color,
+                linestyle=linestyle,
                 linewidth=1,
                 alpha=0.8,
                 label=label if s == 0 else None,
@@ -201,6 +218,6 @@ def training_curves_figure(
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8)
+    ax.legend(handlelength=2.5)
     fig.tight_layout()
     return fig

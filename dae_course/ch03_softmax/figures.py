@@ -7,7 +7,7 @@ from typing import Optional, Sequence
 import torch
 from matplotlib.figure import Figure
 
-from ..palette import CATEGORY_COLORS
+from ..palette import CATEGORY_COLORS, category_style, inch_margins
 
 __all__ = ["draw_softmax_panel", "softmax_temperature_figure"]
 
@@ -68,16 +68,22 @@ def draw_softmax_panel(fig: Figure, temperature: float, x=(1.1, 4.0, -0.1, 2.3))
         color="black",
         clip_on=False,
         linestyle="none",
-        label=f"soft arg max = {s_idx:.3f}",
+        label="soft arg max",
     )
     ax1.set_xticks(idx)
     ax1.set_xlim(-0.6, n - 0.4)
-    ax1.set_ylim(-0.06, 1.45)
+    ax1.set_ylim(-0.06, 1.1)
     ax1.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
     ax1.set_xlabel("index $i$")
     ax1.set_ylabel(r"$\mathrm{softmax}(\mathbf{x}/T)_i$")
-    ax1.set_title(f"T = {temperature:.3g}")
-    ax1.legend(loc="upper center", ncol=2, fontsize=7.5, framealpha=0.9, handlelength=1.5)
+    ax1.set_title(f"T = {temperature:.3g}: soft arg max = {s_idx:.3f}")
+    fig.legend(
+        *ax1.get_legend_handles_labels(),
+        loc="lower center",
+        ncol=3,
+        handlelength=1.5,
+        frameon=False,
+    )
 
     ax2.bar(idx, x.tolist(), color=colors, width=0.6)
     ax2.axhline(float(x.max()), color="0.3", linestyle="--", linewidth=1)
@@ -88,8 +94,9 @@ def draw_softmax_panel(fig: Figure, temperature: float, x=(1.1, 4.0, -0.1, 2.3))
     ax2.set_ylim(lo - 0.05 * (hi - lo), hi + 0.35 * (hi - lo))
     ax2.set_xlabel("index $i$")
     ax2.set_ylabel("$x_i$")
-    ax2.set_title(f"soft max = {s_max:.3f} (solid)\nmax = {hi:g} (dashed)", fontsize=10)
-    fig.tight_layout()
+    ax2.set_title(f"soft max = {s_max:.3f} (solid)\nmax = {hi:g} (dashed)")
+    # fixed margins rather than tight_layout: this runs once per animation frame
+    inch_margins(fig, left=0.75, right=0.1, bottom=0.95, top=0.6, wspace=0.7, ncols=2)
     return f"T = {temperature:.3g}: soft arg max = {s_idx:.4f}, soft max = {s_max:.4f}"
 
 
@@ -98,7 +105,7 @@ def softmax_temperature_figure(
     temperatures: Optional[Sequence[float]] = None,
     *,
     marked: Sequence[float] = (),
-    figsize: tuple = (9.0, 3.4),
+    figsize: tuple = (7.5, 3.6),
 ) -> Figure:
     """How ``softmax(x/T)``, the soft arg max and the soft max change with the temperature.
 
@@ -133,30 +140,27 @@ def softmax_temperature_figure(
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=figsize)
     for i in range(n):
-        ax1.plot(
-            t,
-            probs[:, i],
-            color=CATEGORY_COLORS[i % len(CATEGORY_COLORS)],
-            label=f"i = {i} (x = {float(x[i]):g})",
-        )
+        ax1.plot(t, probs[:, i], **category_style(i), label=f"i = {i} (x = {float(x[i]):g})")
     ax1.set_xscale("log")
     ax1.set_xlabel("temperature T")
     ax1.set_ylabel(r"$\mathrm{softmax}(\mathbf{x}/T)_i$")
     ax1.set_title("probabilities")
-    ax1.legend(fontsize=8)
-
-    ax2.plot(t, s_idx, color="black", label="soft arg max")
-    ax2.plot(t, s_max, color="#d95f02", label="soft max")
+    ax1.legend(handlelength=2.5)
+    every = max(1, t.numel() // 10)
+    ax2.plot(t, s_idx, color="black", marker="o", markevery=every, label="soft arg max")
+    ax2.plot(
+        t, s_max, **category_style(1, line=False), marker="s", markevery=every, label="soft max"
+    )
     ax2.axhline(float(x.argmax()), color="black", linestyle="--", linewidth=0.8)
     ax2.axhline((n - 1) / 2, color="black", linestyle=":", linewidth=0.8)
-    ax2.axhline(float(x.max()), color="#d95f02", linestyle="--", linewidth=0.8)
-    ax2.axhline(float(x.mean()), color="#d95f02", linestyle=":", linewidth=0.8)
+    ax2.axhline(float(x.max()), color=CATEGORY_COLORS[1], linestyle="--", linewidth=0.8)
+    ax2.axhline(float(x.mean()), color=CATEGORY_COLORS[1], linestyle=":", linewidth=0.8)
     ax2.set_xscale("log")
     ax2.set_xlabel("temperature T")
-    ax2.set_title(
-        "soft arg max and soft max\n(dashed: T→0 limits, dotted: T→∞ limits)", fontsize=10
-    )
-    ax2.legend(fontsize=8)
+    ax2.set_title("dashed: T→0 limits,\ndotted: T→∞ limits")
+    lo, hi = ax2.get_ylim()
+    ax2.set_ylim(lo, hi + 0.2 * (hi - lo))  # room for the legend above the curves
+    ax2.legend(loc="upper center", ncol=2, handlelength=1.8, columnspacing=1.0)
     for ax in (ax1, ax2):
         for m in marked:
             ax.axvline(float(m), color="0.6", linestyle=":", linewidth=0.8)

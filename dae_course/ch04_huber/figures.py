@@ -13,10 +13,11 @@ from typing import Callable, Mapping, Optional, Sequence
 import torch
 from matplotlib.figure import Figure
 
-from ..palette import CATEGORY_COLORS
+from ..palette import CATEGORY_COLORS, LINESTYLES, MARKERS, inch_margins
 
 __all__ = [
     "LOSS_COLORS",
+    "LOSS_STYLES",
     "loss_gradient_figure",
     "trajectory_figure",
     "draw_delta_panel",
@@ -31,6 +32,11 @@ LOSS_COLORS = {
     "Smooth L1": "#7570b3",
 }
 
+#: One line style per loss, so that the losses differ by more than their colour.
+LOSS_STYLES = {"L1": "-", "L2": "--", "Huber": "-.", "Smooth L1": ":"}
+
+#: One marker per loss, for lines drawn through few points (the descents).
+LOSS_MARKERS = {"L1": "o", "L2": "s", "Huber": "^", "Smooth L1": "D"}
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -68,14 +74,14 @@ def loss_gradient_figure(
     params: Sequence[float] = (0.5, 1.0, 2.0),
     *,
     r_max: float = 3.0,
-    figsize: tuple = (10.0, 3.3),
+    figsize: tuple = (7.5, 6.0),
 ) -> Figure:
     r"""The lecture's Huber loss and the gradients of Huber and Smooth L1 for several widths.
 
-    Left: :math:`|r|`, :math:`\tfrac12 r^2` and the lecture's loss (Huber with
-    :math:`\delta = 1`, equal to Smooth L1 with :math:`\beta = 1`). Middle: the derivative of
+    Top: :math:`|r|`, :math:`\tfrac12 r^2` and the lecture's loss (Huber with
+    :math:`\delta = 1`, equal to Smooth L1 with :math:`\beta = 1`). Bottom left: the derivative of
     :math:`\mathrm{huber}_\delta` for each value in ``params``, which is
-    :math:`\operatorname{clamp}(r, -\delta, \delta)`, next to that of :math:`|r|`. Right:
+    :math:`\operatorname{clamp}(r, -\delta, \delta)`, next to that of :math:`|r|`. Bottom right:
     the derivative of :math:`\mathrm{smooth\_l1}_\beta`,
     :math:`\operatorname{clamp}(r/\beta, -1, 1)`. All derivatives come from autograd.
 
@@ -92,16 +98,20 @@ def loss_gradient_figure(
     import matplotlib.pyplot as plt
 
     r = torch.linspace(-r_max, r_max, 601, dtype=torch.float64)
-    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=figsize)
-    for name, style in (("L1", "-"), ("L2", "--"), ("Huber", "-")):
+    fig = plt.figure(figsize=figsize, layout="constrained")
+    grid = fig.add_gridspec(2, 2)
+    ax1 = fig.add_subplot(grid[0, :])
+    ax2, ax3 = fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])
+    for name in ("L1", "L2", "Huber"):
         values, _ = _values_and_slopes(_losses(1.0)[name], r)
         label = {"L1": "|r|", "L2": "r²/2", "Huber": "lecture: Huber δ=1 = Smooth L1 β=1"}
-        ax1.plot(r, values, style, color=LOSS_COLORS[name], label=label[name], lw=2)
+        style = {"color": LOSS_COLORS[name], "linestyle": LOSS_STYLES[name]}
+        ax1.plot(r, values, **style, label=label[name], lw=2)
     ax1.axvspan(-1, 1, color="0.92", zorder=0)
     ax1.set_ylim(-0.1, 3.0)
     ax1.set_xlabel("residual r = x − y")
-    ax1.set_title("the losses (shaded: |r| < 1)", fontsize=10)
-    ax1.legend(fontsize=7.5, loc="upper center")
+    ax1.set_title("the losses (shaded: |r| < 1)")
+    ax1.legend(loc="upper center")
 
     for ax, name, symbol in ((ax2, "Huber", "δ"), (ax3, "Smooth L1", "β")):
         _, sign = _values_and_slopes(_losses(1.0)["L1"], r)
@@ -109,13 +119,13 @@ def loss_gradient_figure(
         for i, p in enumerate(params):
             _, grad = _values_and_slopes(_losses(p)[name], r)
             color = CATEGORY_COLORS[(i + 2) % len(CATEGORY_COLORS)]
-            ax.plot(r, grad, color=color, lw=2, label=f"{symbol} = {p:g}")
+            style = ("-", "--", "-.", (0, (5, 1, 1, 1, 1, 1)))[i % 4]  # d|r|/dr is dotted
+            ax.plot(r, grad, color=color, ls=style, lw=2, label=f"{symbol} = {p:g}")
         ax.axhline(0, color="0.7", lw=0.8)
         ax.set_ylim(-2.3, 2.3)
         ax.set_xlabel("residual r")
-        ax.set_title(f"gradient of {name}", fontsize=10)
-        ax.legend(fontsize=7.5, loc="upper left")
-    fig.tight_layout()
+        ax.set_title(f"gradient of {name}")
+        ax.legend(loc="upper left", handlelength=2.2)
     return fig
 
 
@@ -123,7 +133,7 @@ def trajectory_figure(
     trajectories: Mapping[str, torch.Tensor],
     target: float,
     *,
-    figsize: tuple = (10.0, 3.3),
+    figsize: tuple = (7.5, 3.3),
     floor: float = 1e-16,
 ) -> Figure:
     r"""Gradient descent paths :math:`x_k` and their errors :math:`|x_k - y|` against :math:`k`.
@@ -133,7 +143,8 @@ def trajectory_figure(
 
     Args:
         trajectories: label -> 1-d tensor of iterates (from the page's ``gradient_descent``);
-            a label starting with a key of :data:`LOSS_COLORS` gets that loss's colour.
+            a label starting with a key of :data:`LOSS_COLORS` gets that loss's colour, line
+            style and marker.
         target: :math:`y`.
         figsize: figure size in inches.
         floor: the smallest error drawn.
@@ -147,13 +158,13 @@ def trajectory_figure(
     for i, (label, path) in enumerate(trajectories.items()):
         path = torch.as_tensor(path, dtype=torch.float64).cpu()
         k = torch.arange(path.numel())
-        color = _color(label, i)
-        ax1.plot(k, path, ".-", color=color, lw=1, ms=3, label=label)
-        ax2.semilogy(k, (path - target).abs().clamp_min(floor), ".-", color=color, lw=1, ms=3)
-    ax1.axhline(target, color="black", ls="--", lw=0.8, label="target y")
+        style = {**_style(label, i), "lw": 1.2, "ms": 4}
+        ax1.plot(k, path, **style, label=label)
+        ax2.semilogy(k, (path - target).abs().clamp_min(floor), **style)
+    ax1.axhline(target, color="black", ls=(0, (1, 1)), lw=1, label="target y")
     ax1.set_xlabel("step k")
     ax1.set_ylabel("$x_k$")
-    ax1.legend(fontsize=8)
+    ax1.legend(handlelength=2.5)
     ax2.set_xlabel("step k")
     ax2.set_ylabel("$|x_k - y|$")
     ax2.set_ylim(floor / 3, 10)
@@ -161,11 +172,26 @@ def trajectory_figure(
     return fig
 
 
-def _color(label: str, i: int) -> str:
+def _loss_name(label: str):
     for name in sorted(LOSS_COLORS, key=len, reverse=True):
         if label.startswith(name):
-            return LOSS_COLORS[name]
-    return CATEGORY_COLORS[i % len(CATEGORY_COLORS)]
+            return name
+    return None
+
+
+def _color(label: str, i: int) -> str:
+    name = _loss_name(label)
+    return LOSS_COLORS[name] if name else CATEGORY_COLORS[i % len(CATEGORY_COLORS)]
+
+
+def _style(label: str, i: int) -> dict:
+    """Colour, line style and marker of a line labelled ``label`` (a loss's own, if the
+    label starts with a loss's name; otherwise the ``i``-th of the palette's)."""
+    name = _loss_name(label)
+    if name:
+        return {"color": LOSS_COLORS[name], "ls": LOSS_STYLES[name], "marker": LOSS_MARKERS[name]}
+    k = i % len(CATEGORY_COLORS)
+    return {"color": CATEGORY_COLORS[k], "ls": LINESTYLES[k], "marker": MARKERS[(k + 4) % 6]}
 
 
 def draw_delta_panel(
@@ -187,7 +213,9 @@ def draw_delta_panel(
     by ``functools.partial``.
 
     Args:
-        fig: the (empty) figure to draw into; three axes are added.
+        fig: the (empty) figure to draw into; three axes are added, in one row when the
+            figure is at least 2.6 times as wide as it is high, otherwise the losses and
+            gradients above the descents.
         delta: :math:`\delta > 0`, used as Huber's ``delta`` and Smooth L1's ``beta``.
         descents: ``descents(delta) -> {"L1": path, "Huber": path, "Smooth L1": path}``,
             each path the iterates :math:`x_0, \dots, x_K` of one run.
@@ -201,32 +229,56 @@ def draw_delta_panel(
     """
     losses = _losses(delta)
     r = torch.linspace(-r_max, r_max, 401, dtype=torch.float64)
-    ax1, ax2, ax3 = fig.subplots(1, 3)
+    width, height = fig.get_size_inches()
+    one_row = width >= 2.6 * height
+    if one_row:
+        ax1, ax2, ax3 = fig.subplots(1, 3)
+    else:
+        grid = fig.add_gridspec(2, 2)
+        ax1, ax2 = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
+        ax3 = fig.add_subplot(grid[1, :])
     for name in ("L1", "L2", "Huber", "Smooth L1"):
         values, grad = _values_and_slopes(losses[name], r)
-        style = "--" if name == "L2" else "-"
-        ax1.plot(r.numpy(), values.numpy(), style, color=LOSS_COLORS[name], lw=1.8, label=name)
-        ax2.plot(r.numpy(), grad.numpy(), style, color=LOSS_COLORS[name], lw=1.8, label=name)
+        style = {"color": LOSS_COLORS[name], "ls": LOSS_STYLES[name], "lw": 1.8, "label": name}
+        ax1.plot(r.numpy(), values.numpy(), **style)
+        ax2.plot(r.numpy(), grad.numpy(), **style)
     finals, steps = {}, 0
     for name, path in descents(delta).items():
         err = (torch.as_tensor(path, dtype=torch.float64).cpu() - target).abs()
         finals[name], steps = err[-1].item(), err.numel() - 1
         width = 2.6 if name == "L1" else 1.3  # L1 underneath: Smooth L1 may cover it
-        ax3.semilogy(err.clamp_min(1e-16).numpy(), color=_color(name, 0), lw=width)
+        style = {"color": _color(name, 0), "ls": LOSS_STYLES.get(_loss_name(name), "-")}
+        ax3.semilogy(err.clamp_min(1e-16).numpy(), **style, lw=width)
     for ax in (ax1, ax2):
         ax.axvspan(-delta, delta, color="0.92", zorder=0)
         ax.set_xlim(-r_max, r_max)  # the band must not widen the axis for large delta
         ax.set_xlabel("residual r")
     ax1.set_ylim(-0.1, 3.0)
-    ax1.set_title(f"losses, δ = β = {delta:.3g}", fontsize=10)
-    ax1.legend(fontsize=7, loc="upper center")
+    ax1.set_title(f"losses, δ = β = {delta:.3g}")
     ax2.set_ylim(-2.2, 2.2)
-    ax2.set_title("gradients", fontsize=10)
+    ax2.set_title("gradients")
     ax3.set_ylim(3e-17, 10)
+    ax3.set_yticks([1e-16, 1e-12, 1e-8, 1e-4, 1.0])
     ax3.set_xlabel("step k")
-    ax3.set_title("gradient descent: |x_k − y|", fontsize=10)
+    ax3.set_title("descent: |x_k − y|")
     # fixed margins instead of tight_layout: this runs once per animation frame
-    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.16, top=0.9, wspace=0.28)
+    if one_row:
+        ax1.legend(loc="upper center", handlelength=1.8, labelspacing=0.2, borderaxespad=0.2)
+        inch_margins(fig, left=0.45, right=0.15, bottom=0.55, top=0.35, wspace=0.7, ncols=3)
+    else:
+        ax1.legend(loc="upper center", ncol=2, handlelength=1.8, columnspacing=1.0)
+        ax1.set_ylim(-0.1, 4.2)  # room for the legend
+        inch_margins(
+            fig,
+            left=0.6,
+            right=0.15,
+            bottom=0.55,
+            top=0.35,
+            wspace=0.5,
+            hspace=0.85,
+            ncols=2,
+            nrows=2,
+        )
     errors = ", ".join(f"{name} {value:.2g}" for name, value in finals.items())
     return f"δ = β = {delta:.3g}: |x − y| after {steps} steps: {errors}"
 
@@ -238,13 +290,14 @@ def sparsity_figure(
     index: int,
     *,
     band: Optional[float] = None,
-    figsize: tuple = (10.0, 3.3),
+    figsize: tuple = (7.5, 3.6),
 ) -> Figure:
     r"""Coefficients of several fits next to the true ones, and one coefficient's path.
 
-    Left: grouped bars of the true coefficients and of each fit (exact zeros marked with a
-    small ring on the axis). Right: the path of coefficient ``index`` over the iterations of
-    each method in ``paths``, with an optional band :math:`\pm` ``band``.
+    Left: grouped bars of the true coefficients and of each fit, each with its own hatch
+    (exact zeros marked with a small ring on the axis). Right: the path of coefficient
+    ``index`` over the iterations of each method in ``paths``, each in its own line style,
+    with an optional band :math:`\pm` ``band``.
 
     Args:
         w_true: the true coefficients, shape ``(p,)``.
@@ -273,23 +326,23 @@ def sparsity_figure(
         w = torch.as_tensor(w, dtype=torch.float64).cpu()
         pos = torch.arange(p, dtype=torch.float64) + (i - (len(series) - 1) / 2) * width
         color = colors[label]
-        ax1.bar(pos.numpy(), w.numpy(), width=width, color=color, label=label)
+        hatch = ("", "//", "..", "xx", "\\\\", "++")[i % 6]
+        ax1.bar(pos.numpy(), w.numpy(), width=width, color=color, hatch=hatch, label=label)
         zeros = w == 0
-        ax1.plot(pos[zeros].numpy(), w[zeros].numpy(), "o", mfc="white", mec=color, ms=4, ls="none")
+        ax1.plot(pos[zeros].numpy(), w[zeros].numpy(), "o", mfc="white", mec=color, ms=5, ls="none")
     ax1.axhline(0, color="0.5", lw=0.8)
     ax1.set_xticks(range(p))
     ax1.set_xlabel("coefficient j")
-    ax1.set_title("fitted coefficients (rings: exactly 0)", fontsize=10)
-    ax1.legend(fontsize=7.5, ncol=2)
-
-    for label, path in paths.items():
+    ax1.set_title("coefficients (rings: exactly 0)")
+    ax1.legend(ncol=2)
+    for i, (label, path) in enumerate(paths.items()):
         path = torch.as_tensor(path, dtype=torch.float64).cpu()[:, index]
-        ax2.plot(path, lw=1, color=colors[label], label=label)
+        ax2.plot(path, lw=1.2, color=colors[label], ls=LINESTYLES[i % 6], label=label)
     if band is not None:
         ax2.axhspan(-band, band, color="0.9", zorder=0, label=f"±{band:.3g}")
     ax2.axhline(0, color="0.5", lw=0.8)
     ax2.set_xlabel("iteration")
-    ax2.set_title(f"coefficient {index} (true value 0)", fontsize=10)
-    ax2.legend(fontsize=7.5)
+    ax2.set_title(f"coefficient {index} (true: 0)")
+    ax2.legend(handlelength=2.5)
     fig.tight_layout()
     return fig

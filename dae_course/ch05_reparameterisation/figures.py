@@ -20,9 +20,10 @@ from typing import Optional, Sequence, Tuple
 
 import torch
 from matplotlib.figure import Figure
+from matplotlib.legend_handler import HandlerTuple
 from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
-from ..palette import CATEGORY_COLORS
+from ..palette import CATEGORY_COLORS, MAX_WIDTH, inch_margins
 
 __all__ = [
     "PATHWISE_COLOR",
@@ -48,7 +49,7 @@ def sgd_fit_figure(
     sigmas: Sequence[float],
     target: Tuple[float, float],
     *,
-    figsize: tuple = (8.0, 3.0),
+    figsize: tuple = (7.5, 3.0),
 ) -> Figure:
     r"""The parameters of a Gaussian during SGD, against the optimum.
 
@@ -76,7 +77,7 @@ def sgd_fit_figure(
         ax.axhline(float(best), color="0.3", linestyle="--", linewidth=1, label="optimum")
         ax.set_xlabel("SGD step")
         ax.set_ylabel(f"${name}$")
-        ax.legend(fontsize=8)
+        ax.legend()
     axes[0].set_title(r"mean $\mu$")
     axes[1].set_title(r"standard deviation $\sigma = e^{s}$")
     fig.tight_layout()
@@ -101,7 +102,8 @@ def density_check_figure(
             ``torch.distributions.Distribution``.
         bins: histogram bins.
         quantile: the upper quantile shown (the lower one is ``1 - quantile``).
-        figsize: figure size; default 3.6 inches wide per panel.
+        figsize: figure size; default 3.6 inches wide per panel, two panels a row (at most
+            :data:`dae_course.palette.MAX_WIDTH` wide).
 
     Returns:
         The ``matplotlib.figure.Figure``.
@@ -112,9 +114,13 @@ def density_check_figure(
 
     if not panels:
         raise ValueError("panels must not be empty")
-    figsize = figsize or (3.6 * len(panels), 2.8)
-    fig, axes = plt.subplots(1, len(panels), figsize=figsize, squeeze=False)
-    for ax, (title, samples, dist) in zip(axes[0], panels):
+    ncols = min(len(panels), 2)
+    nrows = -(-len(panels) // ncols)
+    figsize = figsize or (min(3.6 * ncols, MAX_WIDTH), 2.9 * nrows)
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False)
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    for ax, (title, samples, dist) in zip(axes.flat, panels):
         y = samples.detach().double().cpu().reshape(-1)
         lo = float(torch.quantile(y[:200_000], 1 - quantile))
         hi = float(torch.quantile(y[:200_000], quantile))
@@ -128,7 +134,7 @@ def density_check_figure(
             fill=True,
             color=PATHWISE_COLOR,
             alpha=0.55,
-            label="reparameterised samples",
+            label="samples",
         )
         grid = torch.linspace(lo, hi, 300, dtype=torch.float64)
         dens = dist.log_prob(grid.to(dist.mean.dtype).to(dist.mean.device)).exp()
@@ -137,12 +143,13 @@ def density_check_figure(
             _floats(dens),
             color="black",
             linewidth=1.3,
-            label="torch.distributions density",
+            label="density",
         )
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title)
         ax.set_xlabel("$y$")
-        ax.legend(fontsize=7)
-    axes[0][0].set_ylabel("density")
+        ax.legend()
+    for row in axes:
+        row[0].set_ylabel("density")
     fig.tight_layout()
     return fig
 
@@ -157,7 +164,7 @@ def estimator_variance_figure(
     pathwise_mean: Optional[Sequence[float]] = None,
     score_mean: Optional[Sequence[float]] = None,
     n: Optional[int] = None,
-    figsize: tuple = (9.0, 3.4),
+    figsize: tuple = (7.5, 3.6),
 ) -> Figure:
     r"""Measured variances (and means) of the two estimators across :math:`k`, with closed forms.
 
@@ -195,29 +202,30 @@ def estimator_variance_figure(
         grid.tolist(),
         _floats(toy.score_function_variance(mu, sigma, grid)),
         color=SCORE_COLOR,
-        label=r"score function: $d^4 + 14d^2 + 15$",
+        label=r"score fn.: $d^4 + 14d^2 + 15$",
     )
     ax.plot(
         grid.tolist(),
         [toy.pathwise_variance(sigma)] * len(grid),
         color=PATHWISE_COLOR,
+        linestyle="--",
         label="pathwise: $4$",
     )
-    ax.plot(
+    (score_points,) = ax.plot(
         ks_m,
         _floats(score_var),
         "o",
         color=SCORE_COLOR,
-        markersize=4,
+        markersize=5,
         markerfacecolor="none",
         label="measured",
     )
-    ax.plot(
+    (path_points,) = ax.plot(
         ks_m,
         _floats(pathwise_var),
         "s",
         color=PATHWISE_COLOR,
-        markersize=4,
+        markersize=5,
         markerfacecolor="none",
         label="measured",
     )
@@ -226,10 +234,12 @@ def estimator_variance_figure(
     ax.set_ylim(toy.pathwise_variance(sigma) / 3, top * 30)  # room for the legend
     ax.set_xlabel("target $k$")
     ax.set_ylabel("per-sample variance")
-    title = rf"variance ($\mu = {mu:g}$, $\sigma = {sigma:g}$"
-    ax.set_title(title + (f", n = {n:,} per k)" if n else ")"), fontsize=10)
+    title = rf"variance ($\mu = {mu:g}$, $\sigma = {sigma:g}$)"
+    ax.set_title(title + (f"\nn = {n:,} per k" if n else ""))
     ax.axvline(mu, color="0.7", linestyle=":", linewidth=0.8)
-    ax.legend(fontsize=7.5, ncol=2, loc="upper center")
+    handles, labels = ax.get_legend_handles_labels()
+    handles, labels = handles[:2] + [(score_points, path_points)], labels[:2] + ["measured"]
+    ax.legend(handles, labels, loc="upper center", handler_map={tuple: HandlerTuple(None)})
     if with_means:
         ax2 = axes[0][1]
         ax2.plot(
@@ -244,7 +254,7 @@ def estimator_variance_figure(
             _floats(score_mean),
             "o",
             color=SCORE_COLOR,
-            markersize=4,
+            markersize=5,
             markerfacecolor="none",
             label="score function, mean",
         )
@@ -253,14 +263,14 @@ def estimator_variance_figure(
             _floats(pathwise_mean),
             "s",
             color=PATHWISE_COLOR,
-            markersize=4,
+            markersize=5,
             markerfacecolor="none",
             label="pathwise, mean",
         )
         ax2.set_xlabel("target $k$")
         ax2.set_ylabel(r"estimate of $\partial_\mu \mathbb{E}[(x-k)^2]$")
-        ax2.set_title("means: both unbiased", fontsize=10)
-        ax2.legend(fontsize=7.5)
+        ax2.set_title("means: both unbiased")
+        ax2.legend(loc="upper right")
     fig.tight_layout()
     return fig
 
@@ -277,7 +287,8 @@ def estimator_panel(
 ) -> str:
     r"""Histograms of per-draw pathwise and score-function estimates for one target :math:`k`.
 
-    Shows both histograms (log-scaled counts, so the score function's tails stay visible)
+    Shows both histograms (log-scaled counts, so the score function's tails stay visible;
+    the score function's hatched, so that the two differ by more than their colour)
     with the exact gradient :math:`2(\mu - k)` as a vertical line, and the measured and
     closed-form variances in the legend. The estimates are computed by the caller (the
     chapter computes them with the estimators defined on its page).
@@ -309,33 +320,35 @@ def estimator_panel(
     ax = fig.add_subplot()
     lo, hi = xlim
     edges = torch.linspace(lo, hi, 91, dtype=torch.float64)
-    for values, color, name, v, c in (
-        (score, SCORE_COLOR, "score function", v_score, c_score),
-        (path, PATHWISE_COLOR, "pathwise", v_path, c_path),
+    for values, color, hatch, name, v, c in (
+        (score, SCORE_COLOR, "///", "score function", v_score, c_score),
+        (path, PATHWISE_COLOR, None, "pathwise", v_path, c_path),
     ):
         counts = torch.histc(values.clamp(lo, hi), bins=90, min=lo, max=hi)
         ax.stairs(
             counts.tolist(),
             edges.tolist(),
             fill=True,
-            color=color,
+            facecolor=color,
+            edgecolor=color,
+            hatch=hatch,
             alpha=0.55,
             baseline=0.8,
-            label=f"{name}: variance {v:.3g} (exact {c:.3g})",
+            label=f"{name}: var. {v:.3g} (exact {c:.3g})",
         )
     ax.axvline(exact, color="black", linewidth=1.3, label=f"exact gradient {exact:+.3g}")
     ax.set_yscale("log")
-    ax.set_ylim(0.8, 30 * n)  # headroom for the legend
+    ax.set_ylim(0.8, 3000 * n)  # headroom for the legend
     decades = [10**j for j in range(len(str(n)))]
     ax.yaxis.set_major_locator(FixedLocator(decades))  # fixed ticks: cheap to redraw
     ax.yaxis.set_major_formatter(FixedFormatter([f"{d:g}" for d in decades]))
     ax.yaxis.set_minor_locator(NullLocator())
     ax.set_xlim(lo, hi)
-    ax.set_xlabel("single-sample estimate of the gradient d/dmu E[(x - k)^2]")
+    ax.set_xlabel("one-sample estimate of d/dmu E[(x - k)^2]")
     ax.set_ylabel(f"count (of {n})")
-    ax.set_title(f"k = {k:.2f},  d = mu - k = {mu - k:+.2f}", fontsize=10)
-    ax.legend(fontsize=7.5, loc="upper left")
-    fig.subplots_adjust(left=0.1, right=0.98, bottom=0.16, top=0.9)
+    ax.set_title(f"k = {k:.2f},  d = mu - k = {mu - k:+.2f}")
+    ax.legend(loc="upper left", borderaxespad=0.2)
+    inch_margins(fig, left=1.05, right=0.15, bottom=0.55, top=0.35)
     return (
         f"k = {k:.2f}: variance pathwise {v_path:.3g} (exact {c_path:.3g}), "
         f"score function {v_score:.3g} (exact {c_score:.3g})"

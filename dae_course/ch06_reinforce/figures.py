@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
-from ..palette import CATEGORY_COLORS
+from ..palette import CATEGORY_COLORS, MAX_WIDTH, category_style, inch_margins
 from . import problems as toy
 
 __all__ = [
@@ -64,35 +64,36 @@ def sample_loss_figure(
         The figure (two axes).
     """
     grid, average, slope = (x.detach().cpu().double() for x in (grid, average, slope))
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(MAX_WIDTH, 4.2), width_ratios=[1.4, 1])
     for k, u in enumerate(us):
         ax1.plot(
             grid,
             torch.where(grid > float(u), (1 - t) ** 2, t**2),  # b = 1 once theta passes u
-            color=CATEGORY_COLORS[(k + 2) % len(CATEGORY_COLORS)],
-            lw=1,
+            **category_style(k + 2),
+            lw=1.2,
             alpha=0.8,
-            label=f"one sample, u = {float(u):.2f}",
+            label=f"sample, u = {float(u):.2f}",
         )
-    ax1.plot(grid, average, color=_PLAIN, lw=1.5, label="average of the samples")
+    ax1.plot(grid, average, color=_PLAIN, lw=2, label="average")
     ax1.plot(grid, toy.expected_loss(grid, t), color=_EXACT, lw=2, ls="--", label="E[L(θ)]")
     ax1.set_xlabel("θ = P(b = 1)")
     ax1.set_ylabel("loss")
     ax1.set_title(f"(b − t)², t = {t}: samples are steps")
-    ax1.legend(fontsize=8, loc="lower right")
-    ax2.plot(grid, slope, color=_PLAIN, lw=2, label="autograd: d(average)/dθ")
+    ax1.set_ylim(top=ax1.get_ylim()[1] + 0.75 * (ax1.get_ylim()[1] - ax1.get_ylim()[0]))
+    ax1.legend(loc="upper left", ncol=2, handlelength=1.8, columnspacing=0.8)
+    ax2.plot(grid, slope, color=_PLAIN, lw=2, label="autograd:\nd(average)/dθ")
     ax2.plot(
         grid,
         torch.full_like(grid, toy.exact_gradient(0.5, t)),
         color=_EXACT,
         lw=2,
         ls="--",
-        label=f"exact dE[L]/dθ = 1 − 2t = {1 - 2 * t:.2g}",
+        label=f"exact: 1 − 2t = {1 - 2 * t:.2g}",
     )
-    ax2.set_ylim(-0.05, max(0.2, 1.5 * (1 - 2 * t)))
+    ax2.set_ylim(-0.05, max(0.3, 3 * (1 - 2 * t)))  # room for the legend
     ax2.set_xlabel("θ")
     ax2.set_title("derivatives")
-    ax2.legend(fontsize=8)
+    ax2.legend(loc="upper left")
     fig.tight_layout()
     return fig
 
@@ -115,16 +116,17 @@ def variance_vs_samples_figure(
     """
     fig, ax = plt.subplots(figsize=(6, 4))
     for k, (label, (ms, var)) in enumerate(exact.items()):
-        ax.plot(ms, var, color=CATEGORY_COLORS[k], lw=1.5, label=f"{label}: exact")
+        ax.plot(ms, var, **category_style(k), lw=1.5, label=f"{label}: exact")
     for k, (label, (ms, var)) in enumerate(measured.items()):
-        ax.plot(ms, var, "o", color=CATEGORY_COLORS[k], ms=5, label=f"{label}: measured")
+        style = category_style(k, line=False, marker=True)
+        ax.plot(ms, var, **style, ls="none", ms=6, label=f"{label}: measured")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("samples per estimate, m")
     ax.set_ylabel("variance of the estimate")
     ax.set_title(title)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(handlelength=2.5)
     fig.tight_layout()
     return fig
 
@@ -145,7 +147,8 @@ def sgd_figure(
     Returns:
         The figure (one axes per panel).
     """
-    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.4), squeeze=False)
+    width = min(3.6 * len(panels), MAX_WIDTH)
+    fig, axes = plt.subplots(1, len(panels), figsize=(width, 3.4), squeeze=False, sharey=True)
     for ax, (title, runs, exact) in zip(axes[0], panels):
         steps = torch.arange(runs.shape[0])
         ax.plot(steps, runs[:, :show].cpu(), color=_PLAIN, lw=0.7, alpha=0.5)
@@ -153,8 +156,8 @@ def sgd_figure(
         ax.axhline(0.5, color="0.5", lw=0.8, ls=":")
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("step")
-        ax.set_title(title, fontsize=10)
-        ax.legend(fontsize=8, loc="upper right")
+        ax.set_title(title)
+    axes[0][0].legend(loc="upper right", handlelength=1.8)
     axes[0][0].set_ylabel("θ")
     fig.tight_layout()
     return fig
@@ -192,8 +195,8 @@ def baseline_variance_figure(
     el, cstar = toy.expected_loss(theta, t), toy.optimal_baseline(theta, t)
     ax.axvline(el, color="0.4", ls=":", lw=1)
     ax.axvline(cstar, color=_EXACT, ls="--", lw=1)
-    ax.text(el, 1.2, " c = E[L]", fontsize=8, ha="right")
-    ax.text(cstar, 1.2, " c*", fontsize=8, color=_EXACT)
+    ax.text(el, 1.2, "c = E[L] ", ha="right", va="top")
+    ax.text(cstar, 1.2, " c*", va="top", color=_EXACT)
     for k, (m, scaled) in enumerate(sorted((loo or {}).items())):
         ax.axhline(
             scaled,
@@ -207,14 +210,15 @@ def baseline_variance_figure(
     ax.set_xlabel("constant baseline c")
     ax.set_ylabel("variance of one sample's estimate")
     ax.set_title(f"θ = {theta}, t = {t}")
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(loc="lower left", handlelength=2.5)
     fig.tight_layout()
     return fig
 
 
-def _histogram(ax, values, probs, edges, color, label):
+def _histogram(ax, values, probs, edges, color, label, hatch=None):
     counts = torch.histogram(values.cpu(), bins=edges, weight=probs.cpu()).hist
-    ax.stairs(counts, edges, fill=True, color=color, alpha=0.55, label=label)
+    style = {"facecolor": color, "edgecolor": color, "hatch": hatch}
+    ax.stairs(counts, edges, fill=True, **style, alpha=0.55, label=label)
 
 
 def draw_estimate_distribution(
@@ -227,7 +231,7 @@ def draw_estimate_distribution(
     r"""The exact distribution of the :math:`m`-sample REINFORCE estimate, one panel per target.
 
     Each panel shows, as probability histograms, the estimate without a baseline and with the
-    leave-one-out baseline (for :math:`m \ge 2`), both from
+    leave-one-out baseline (hatched; for :math:`m \ge 2`), both from
     :func:`~dae_course.ch06_reinforce.problems.estimate_distribution` (exact, no sampling),
     with the true gradient :math:`1 - 2t` and zero marked, and the probability that the
     estimate has the right sign in the title. The x range is :math:`\pm 4` standard
@@ -246,7 +250,7 @@ def draw_estimate_distribution(
         A one-line caption with :math:`m` and the standard deviations.
     """
     m = max(1, int(round(m)))
-    axes = fig.subplots(1, len(targets), squeeze=False)[0]
+    axes = fig.subplots(1, len(targets), squeeze=False, sharey=True)[0]
     sds = []
     for ax, t in zip(axes, targets):
         truth = 1 - 2 * t
@@ -255,20 +259,22 @@ def draw_estimate_distribution(
         edges = torch.linspace(truth - 4 * sd, truth + 4 * sd, bins + 1, dtype=torch.float64)
         values, probs = toy.estimate_distribution(theta, t, m)
         _histogram(ax, values, probs, edges, _PLAIN, "no baseline")
-        title = f"t = {t}: P(right sign) = {toy.sign_probability(theta, t, m):.2f}"
+        title = f"t = {t}: P(right sign)\n= {toy.sign_probability(theta, t, m):.2f}"
         if m >= 2:
             values, probs = toy.estimate_distribution(theta, t, m, "loo")
-            _histogram(ax, values, probs, edges, _LOO, "leave-one-out")
+            _histogram(ax, values, probs, edges, _LOO, "leave-one-out", hatch="///")
             title += f" / {toy.sign_probability(theta, t, m, 'loo'):.2f}"
-        ax.axvline(truth, color=_EXACT, lw=2, label=f"true gradient {truth:.3g}")
+        ax.axvline(truth, color=_EXACT, lw=2, ls="--", label=f"true gradient {truth:.3g}")
         ax.axvline(0.0, color="0.3", lw=0.8, ls=":")
         ax.set_xlim(float(edges[0]), float(edges[-1]))
-        ax.set_ylim(0, 1.02)
-        ax.set_title(title, fontsize=9)
+        ax.set_ylim(0, 1.7)  # room for the legend above the bars
+        ax.set_yticks([0, 0.5, 1])
+        ax.set_title(title)
         ax.set_xlabel(f"{m}-sample estimate of dE/dθ")
-        ax.legend(fontsize=7, loc="upper left")
+        ax.legend(loc="upper left", borderaxespad=0.2, handlelength=1.6)
     axes[0].set_ylabel("probability")
-    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.9, wspace=0.18)
+    ncols = len(axes)
+    inch_margins(fig, left=0.75, right=0.15, bottom=0.55, top=0.65, wspace=0.2, ncols=ncols)
     return f"m = {m}: sd without baseline " + ", ".join(
         f"{sd:.3g} (t = {t})" for sd, t in zip(sds, targets)
     )

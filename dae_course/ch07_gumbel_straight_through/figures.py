@@ -13,8 +13,9 @@ from typing import Mapping, Optional, Sequence
 
 import torch
 from matplotlib.figure import Figure
+from matplotlib.markers import MarkerStyle
 
-from ..palette import CATEGORY_COLORS
+from ..palette import CATEGORY_COLORS, LINESTYLES, MARKERS, MAX_WIDTH, category_style, inch_margins
 
 __all__ = [
     "simplex_coordinates",
@@ -47,21 +48,21 @@ def simplex_coordinates(y) -> torch.Tensor:
 
 
 def _triangle(ax, labels: Sequence[str]) -> None:
+    """The triangle, each vertex labelled and marked with its category's marker."""
     closed = torch.cat([_VERTICES, _VERTICES[:1]])
     ax.plot(closed[:, 0].tolist(), closed[:, 1].tolist(), color="0.3", linewidth=1)
-    offsets = [(-0.06, -0.07), (0.06, -0.07), (0.0, 0.05)]
+    offsets = [(-0.05, -0.09), (0.05, -0.09), (0.09, -0.02)]
     for k, ((vx, vy), (dx, dy)) in enumerate(zip(_VERTICES.tolist(), offsets)):
-        ax.text(
-            vx + dx,
-            vy + dy,
-            labels[k],
-            ha="center",
-            va="center",
-            fontsize=8,
+        ax.text(vx + dx, vy + dy, labels[k], ha="center", va="center", color=CATEGORY_COLORS[k])
+        ax.plot(
+            [vx + dx + (-0.11 if k == 0 else 0.11)],
+            [vy + dy],
+            marker=MARKERS[k],
             color=CATEGORY_COLORS[k],
+            clip_on=False,
         )
-    ax.set_xlim(-0.2, 1.2)
-    ax.set_ylim(-0.17, 1.0)
+    ax.set_xlim(-0.22, 1.22)
+    ax.set_ylim(-0.2, 0.92)
     ax.set_aspect("equal")
     ax.axis("off")
 
@@ -76,11 +77,15 @@ def _samples(logits, noise, temperature: float):
     return x, y, winner
 
 
-def _scatter(ax, x, y, winner, size: float = 6.0) -> None:
+def _scatter(ax, x, y, winner, area: float = 10.0) -> None:
+    """One dot per sample, in the colour and marker of the category Gumbel-max picks."""
     xy = simplex_coordinates(y)
-    palette = CATEGORY_COLORS[:3]
-    colors = [palette[k] for k in winner.tolist()]
-    ax.scatter(xy[:, 0].tolist(), xy[:, 1].tolist(), s=size, c=colors, alpha=0.55, linewidths=0)
+    colors = [CATEGORY_COLORS[k] for k in winner.tolist()]
+    dots = ax.scatter(xy[:, 0].tolist(), xy[:, 1].tolist(), s=area, c=colors, alpha=0.55)
+    dots.set_linewidths(0)
+    shapes = [MarkerStyle(m) for m in MARKERS[:3]]
+    paths = [s.get_path().transformed(s.get_transform()) for s in shapes]
+    dots.set_paths([paths[k] for k in winner.tolist()])  # one collection, a marker per dot
     p_xy = simplex_coordinates(torch.softmax(x, -1))
     ax.plot(*p_xy.tolist(), marker="*", markersize=11, color="black", linestyle="none")
 
@@ -88,7 +93,7 @@ def _scatter(ax, x, y, winner, size: float = 6.0) -> None:
 def draw_simplex_panel(fig: Figure, temperature: float, logits, noise) -> str:
     r"""Gumbel-softmax samples :math:`\operatorname{softmax}((x + g)/T)` on the triangle, for one T.
 
-    Left: the samples (one dot per row of ``noise``, coloured by the category that
+    Left: the samples (one dot per row of ``noise``, coloured and shaped by the category that
     Gumbel-max picks, :math:`\arg\max(x + g)`, which does not depend on :math:`T`) and the
     noise-free probabilities :math:`p = \operatorname{softmax}(x)` as a star. Right: for each
     category, :math:`p_k`, the fraction of samples whose largest coordinate is :math:`k`
@@ -117,10 +122,18 @@ def draw_simplex_panel(fig: Figure, temperature: float, logits, noise) -> str:
     ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.0, 1.0]})
     _triangle(ax1, [f"$e_{k}$" for k in range(3)])
     _scatter(ax1, x, y, winner)
-    ax1.set_title(f"T = {temperature:.3g}", fontsize=10)
+    ax1.set_title(f"T = {temperature:.3g}")
     idx, w = [0.0, 1.0, 2.0], 0.26
     left, right = [i - w for i in idx], [i + w for i in idx]
-    ax2.bar(left, p.tolist(), width=w, color="0.75", label="$p_k$ = softmax(x)")
+    ax2.bar(
+        left,
+        p.tolist(),
+        width=w,
+        color="white",
+        edgecolor="0.3",
+        hatch="...",
+        label="$p_k$ = softmax(x)",
+    )
     ax2.bar(idx, freq.tolist(), width=w, color=CATEGORY_COLORS[:3], label="share with arg max k")
     ax2.bar(
         right,
@@ -133,10 +146,11 @@ def draw_simplex_panel(fig: Figure, temperature: float, logits, noise) -> str:
     )
     ax2.set_xticks(idx)
     ax2.set_xlabel("category k")
-    ax2.set_ylim(0, 1.05)
-    ax2.legend(fontsize=7, loc="upper left")
+    ax2.set_ylim(0, 1.45)  # room for the legend above the bars
+    ax2.set_yticks([0, 0.5, 1])
+    ax2.legend(loc="upper left", borderaxespad=0.2, handlelength=1.6)
     # Fixed margins rather than tight_layout: this runs once per animation frame.
-    fig.subplots_adjust(left=0.0, right=0.98, bottom=0.15, top=0.9, wspace=0.1)
+    inch_margins(fig, left=0.05, right=0.1, bottom=0.55, top=0.35, wspace=0.5, ncols=2)
     return f"T = {temperature:.3g}: mean of 1 - max_k y_k = {corner:.3f}"
 
 
@@ -149,7 +163,8 @@ def simplex_figure(
         logits: the 3 logits.
         noise: Gumbel noise, shape ``(n, 3)``, shared by all panels.
         temperatures: one panel per temperature.
-        figsize: default ``(2.4 * len(temperatures), 2.6)``.
+        figsize: default ``(2.4 * len(temperatures), 2.6)``, scaled down to
+            :data:`dae_course.palette.MAX_WIDTH` wide when wider.
 
     Returns:
         The figure.
@@ -157,13 +172,15 @@ def simplex_figure(
     import matplotlib.pyplot as plt
 
     temperatures = [float(t) for t in temperatures]
-    figsize = figsize or (2.4 * len(temperatures), 2.6)
+    if figsize is None:
+        width = 2.4 * len(temperatures)
+        figsize = (min(width, MAX_WIDTH), 2.6 * min(1.0, MAX_WIDTH / width) + 0.3)
     fig, axes = plt.subplots(1, len(temperatures), figsize=figsize, squeeze=False)
     for ax, t in zip(axes[0], temperatures):
         x, y, winner = _samples(logits, noise, t)
         _triangle(ax, [f"$e_{k}$" for k in range(3)])
-        _scatter(ax, x, y, winner, size=4.0)
-        ax.set_title(f"T = {t:g}", fontsize=10)
+        _scatter(ax, x, y, winner, area=8.0)
+        ax.set_title(f"T = {t:g}")
     fig.tight_layout()
     return fig
 
@@ -172,7 +189,7 @@ def bias_variance_figure(
     sweep: Mapping[str, Sequence],
     variance_lines: Optional[Mapping[str, float]] = None,
     *,
-    figsize: tuple = (9.5, 3.6),
+    figsize: tuple = (7.5, 3.6),
 ) -> Figure:
     r"""Bias and variance of Gumbel-softmax estimators against the temperature (log-log).
 
@@ -191,11 +208,9 @@ def bias_variance_figure(
     import matplotlib.pyplot as plt
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=figsize)
-    markers = ["o", "s", "^", "D"]
     for i, (label, points) in enumerate(sweep.items()):
         ts = [float(t) for t, _ in points]
-        color = CATEGORY_COLORS[i % len(CATEGORY_COLORS)]
-        style = {"marker": markers[i % 4], "color": color, "label": label, "markersize": 4}
+        style = {**category_style(i, marker=True), "label": label, "markersize": 5}
         ax1.errorbar(
             ts,
             [s["|bias|"] for _, s in points],
@@ -212,11 +227,11 @@ def bias_variance_figure(
         ax.set_yscale("log")
         ax.set_xlabel("temperature T")
     ax1.set_ylabel(r"$\|\mathrm{bias}\|$")
-    ax1.set_title("bias (norm of mean error)", fontsize=10)
+    ax1.set_title("bias (norm of mean error)")
     ax2.set_ylabel(r"$m\cdot\mathrm{tr\,Cov}$")
-    ax2.set_title("variance per sample", fontsize=10)
-    ax1.legend(fontsize=7)
-    ax2.legend(fontsize=7)
+    ax2.set_title("variance per sample")
+    ax1.legend(handlelength=2.5)
+    ax2.legend(loc="lower left", handlelength=2.5)
     fig.tight_layout()
     return fig
 
@@ -226,7 +241,7 @@ def many_choices_figure(
     variances: Mapping[str, Sequence[float]],
     exact: Optional[Mapping[str, Sequence[float]]] = None,
     *,
-    figsize: tuple = (5.0, 3.4),
+    figsize: tuple = (7.5, 3.4),
 ) -> Figure:
     r"""Variance per sample against the number :math:`D` of choices sharing one loss (log-log).
 
@@ -243,24 +258,16 @@ def many_choices_figure(
 
     fig, ax = plt.subplots(figsize=figsize)
     d = [int(v) for v in n_vars]
-    markers = ["o", "s", "^", "D"]
     for i, (label, values) in enumerate(variances.items()):
-        ax.plot(
-            d,
-            list(values),
-            marker=markers[i % 4],
-            linestyle="none",
-            color=CATEGORY_COLORS[i % len(CATEGORY_COLORS)],
-            label=f"{label} (measured)",
-        )
-    for label, values in (exact or {}).items():
-        ax.plot(
-            d, list(values), color="0.35", linestyle="--", linewidth=1, label=f"{label} (exact)"
-        )
+        style = category_style(i, line=False, marker=True)
+        ax.plot(d, list(values), **style, linestyle="none", label=f"{label} (measured)")
+    for j, (label, values) in enumerate((exact or {}).items()):
+        style = {"color": "0.35", "linestyle": LINESTYLES[1 + j % 5], "linewidth": 1}
+        ax.plot(d, list(values), **style, label=f"{label} (exact)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("number of choices D sharing the loss")
-    ax.set_ylabel("variance per sample, one choice")
-    ax.legend(fontsize=7)
+    ax.set_ylabel("variance per sample,\none choice")
+    ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5))  # beside the data
     fig.tight_layout()
     return fig

@@ -19,12 +19,13 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
-from ..palette import CATEGORY_COLORS
+from ..palette import CATEGORY_COLORS, LINESTYLES, MARKERS, MAX_WIDTH
 
 __all__ = [
     "METHOD_LABELS",
     "SHORT_LABELS",
     "method_color",
+    "method_style",
     "learning_curves_figure",
     "mosaic",
     "image_rows_figure",
@@ -57,6 +58,13 @@ def method_color(method: str) -> str:
     return CATEGORY_COLORS[index % len(CATEGORY_COLORS)]
 
 
+def method_style(method: str) -> dict:
+    """The colour, line style and marker of an estimator in the chapter's line plots, so
+    that the estimators differ by more than their colour."""
+    index = (_ORDER.index(method) if method in _ORDER else len(_ORDER)) % len(CATEGORY_COLORS)
+    return {"color": CATEGORY_COLORS[index], "ls": LINESTYLES[index], "marker": MARKERS[index]}
+
+
 def learning_curves_figure(
     histories: Mapping[str, object], *, floor: Optional[float] = None, figsize=(7.0, 3.6)
 ) -> Figure:
@@ -67,7 +75,7 @@ def learning_curves_figure(
             (its ``steps`` and ``curve("neg_elbo")``), all evaluated on the same held-out
             images.
         floor: if given, the negative log-likelihood of the true data-generating process,
-            drawn as a dashed line: no model can go below it (in expectation).
+            drawn as a dashed line (no marker): no model can go below it (in expectation).
         figsize: the figure's size in inches.
 
     Returns:
@@ -81,21 +89,22 @@ def learning_curves_figure(
         ax.plot(
             h.steps,
             curves[method],
-            color=method_color(method),
+            **method_style(method),
+            markevery=max(1, len(h.steps) // 12),
             label=METHOD_LABELS.get(method, method),
             lw=1.8,
         )
     if floor is not None:
-        ax.axhline(floor, color="0.3", ls="--", lw=1, label="true model, -log p(x)")
+        ax.axhline(floor, color="0.3", ls="--", lw=1.2, label="true model, -log p(x)")
     start = max(c[0] for c in curves.values())
     low = min(min(c) for c in curves.values())
     low = min(low, floor) if floor is not None else low
-    ax.set_ylim(low - 2, start + 2)
+    ax.set_ylim(low - 2, start + 0.4 * (start - low) + 2)  # room for the legend above
     ax.set_xlabel("gradient step")
     ax.set_ylabel("held-out -ELBO (nats per image)")
-    ax.set_title("Same data, same budget: exact held-out negative ELBO")
+    ax.set_title("Same data, same budget: exact held-out -ELBO")
     ax.grid(alpha=0.3)
-    ax.legend(frameon=False, fontsize=8)
+    ax.legend(frameon=False, handlelength=2.5)
     fig.tight_layout()
     return fig
 
@@ -138,7 +147,8 @@ def image_rows_figure(
         grid: the generated data's parts per column and per row, drawn as thin red lines
             on every image; ``None`` (the default, for real images): no lines.
         title: an optional title.
-        figsize: the figure's size (default: about 0.75 inch per image).
+        figsize: the figure's size (default: about 0.75 inch per image, at most
+            :data:`dae_course.palette.MAX_WIDTH` wide).
 
     Returns:
         The figure: one axes showing the mosaic, with a tick label per row.
@@ -150,7 +160,10 @@ def image_rows_figure(
         raise ValueError("every row must have the same number of images")
     h, w = image_shape
     stacked = torch.cat([images.detach().double().cpu() for _, images in rows])
-    figsize = figsize or (0.75 * n + 1.4, 0.8 * len(rows) + (0.3 if title else 0.1))
+    if figsize is None:
+        width = min(0.75 * n + 1.6, MAX_WIDTH)
+        per_row = (width - 1.6) / n * h / w + 0.05  # the images keep their aspect
+        figsize = (width, max(per_row, 0.75) * len(rows) + (0.4 if title else 0.1))
     fig, ax = plt.subplots(figsize=figsize)
     _show(ax, mosaic(stacked, n, image_shape))
     if grid is not None:
@@ -165,12 +178,12 @@ def image_rows_figure(
                     ax.plot([x, x], [top - 0.5, top + h - 0.5], color="tab:red", lw=0.6)
     ax.set_xticks([])
     ax.set_yticks([r * (h + 1) + (h - 1) / 2 for r in range(len(rows))])
-    ax.set_yticklabels([SHORT_LABELS.get(label, label) for label, _ in rows], fontsize=7)
+    ax.set_yticklabels([SHORT_LABELS.get(label, label) for label, _ in rows])
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title)
     fig.tight_layout(pad=0.3)
     return fig
 
@@ -209,18 +222,18 @@ def code_grid_figure(
     _show(ax, mosaic(images, n_cols, image_shape))
     first = ", ".join(f"z{i + 1}" for i in range(n_latents // 2))
     rest = ", ".join(f"z{i + 1}" for i in range(n_latents // 2, n_latents))
-    ax.set_ylabel(f"code of ({first})", fontsize=8)
-    ax.set_xlabel(f"code of ({rest})", fontsize=8)
+    ax.set_ylabel(f"code of ({first})")
+    ax.set_xlabel(f"code of ({rest})")
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title)
     fig.tight_layout()
     return fig
 
 
 def gradient_quality_figure(
-    qualities: Mapping[str, Dict[str, float]], *, figsize=(7.0, 3.0)
+    qualities: Mapping[str, Dict[str, float]], *, figsize=(7.5, 4.2)
 ) -> Figure:
     r"""The bias and the noise of each estimator's gradient, relative to the exact gradient.
 
@@ -254,17 +267,17 @@ def gradient_quality_figure(
         zorder=3,
         label="noise level of the mean",
     )
-    ax1.set_title("bias of the mean estimate", fontsize=9)
+    ax1.set_title("bias of the mean estimate")
     ax2.bar(pos, [qualities[m]["spread"] for m in names], color=colors, width=0.6)
-    ax2.set_title("noise of one estimate", fontsize=9)
+    ax2.set_title("noise of one estimate")
     for ax in (ax1, ax2):
         ax.set_yscale("log")
         ax.set_xticks(pos)
-        ax.set_xticklabels([SHORT_LABELS.get(m, m) for m in names], fontsize=7)
-        ax.set_ylabel("relative to |exact gradient|", fontsize=8)
+        ax.set_xticklabels([SHORT_LABELS.get(m, m) for m in names], rotation=90)
         ax.grid(alpha=0.3, axis="y")
+    ax1.set_ylabel("relative to |exact gradient|")
     values = [qualities[m][k] for m in names for k in ("bias", "bias_noise")]
     ax1.set_ylim(min(values) / 3, max(values) * 30)  # room for the legend above the bars
-    ax1.legend(frameon=False, fontsize=7, loc="upper left")
+    ax1.legend(frameon=False, loc="upper left")
     fig.tight_layout()
     return fig
