@@ -2,6 +2,13 @@
 
 Loaded from _config.yml (``sphinx.local_extensions``). It
 
+* typesets every equation at build time (``html_math_renderer: dae_svg`` in _config.yml):
+  Sphinx writes each formula's TeX in the markup of ``sphinx.ext.mathjax`` but loads no
+  MathJax, and once the site is written ``site/mathjax_svg.cjs`` (MathJax 3 in Node,
+  ``mathjax-full`` pinned in package.json) replaces the TeX with SVG that draws in the
+  text's colour, beside a hidden MathML copy that screen readers read; so no page runs
+  MathJax in the browser (that took seconds on a phone for a chapter's few hundred
+  formulas) and equations are not tab stops;
 * adds the book's stylesheet ``site/static/dae.css`` to every page: visible keyboard focus
   on the header buttons, menus and slider controls; pages that reflow down to 320 CSS
   pixels (long code identifiers and API signatures wrap); kernel-free sliders that fit a
@@ -13,17 +20,23 @@ Loaded from _config.yml (``sphinx.local_extensions``). It
   font), and, unless the theme's search-as-you-type is on, the search index and search
   scripts on every page but the search page (the search button opens a form that submits
   to search.html, which loads them itself);
-* has MathJax typeset a page in short slices instead of one long task that blocks the
-  page (``site/static/dae-mathjax.js``);
-* makes a wide display equation, which scrolls inside its own box on a narrow screen, a
-  keyboard tab stop while (and only while) it overflows (``site/static/dae-math.js``, on the
-  pages that load MathJax), as the theme does for code blocks;
+* lets a wide display equation scroll inside its own box (so that no page is wider than a
+  phone), a box the theme makes a keyboard tab stop while, and only while, it overflows:
+  the theme does that for code blocks, outputs and the boxes of class
+  ``pst-scrollable-table-container``, which display equations get;
 * gives every page a ``<meta name="description">``: the page's own ``html_meta``
   description (MyST front matter) if it has one, else its first paragraph of prose,
   shortened to about 160 characters;
 * after the build, cuts the theme's icon fonts (0.3 MB, loaded by every page) down to the
-  icons the site uses (a few kB, declared in dae.css after the theme's own), and stores the
-  figures (``_images/*.png``) as palette PNGs of 256 colours where that is smaller;
+  icons the site uses (a few kB, declared in dae.css after the theme's own) and drops the
+  other icons' rules from the theme's stylesheet (a fifth of it), and stores the figures
+  (``_images/*.png``) as palette PNGs of 256 colours where that is smaller;
+* after the build, lightens each page's first visit (``lighter_page``): the frames of the
+  kernel-free sliders, base64 in the page (most of a chapter's bytes), become files of
+  ``_images/frames/`` that a slider fetches when it shows them; figures get their
+  width and height (no layout shift) and load lazily; and in code blocks the highlighting
+  spans that look exactly like plain text (names, punctuation: thousands per chapter) are
+  replaced by their text, so that the browser has fewer elements to style and lay out;
 * corrects two accessibility faults in the markup of extensions: myst-nb's hidden-code
   toggles (``<summary aria-label="Toggle hidden content">``, whose spoken name differed
   from its visible "Show code cell source": WCAG 2.5.3) lose the aria-label, and the
@@ -31,18 +44,23 @@ Loaded from _config.yml (``sphinx.local_extensions``). It
   ``doc-biblioentry`` (their list, ``role="list"``, then holds only list items).
 
 The templates in ``site/templates`` (``templates_path``) pass the theme's head through the
-filter that drops the scripts; everything else happens in ``html-page-context``.
+filter that drops the scripts; the math is typeset and the pages, fonts and figures are
+rewritten in ``build-finished``; everything else happens in ``html-page-context``.
 """
 
 from __future__ import annotations
 
 import html
 import io
+import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 from docutils import nodes
 from sphinx.application import Sphinx
+from sphinx.errors import ExtensionError
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
@@ -60,6 +78,7 @@ _SEARCH_JS = re.compile(
 )
 _TOGGLE_SUMMARY = re.compile(r'<summary aria-label="Toggle hidden content">')
 _BIBLIOENTRY = re.compile(r'(<div class="citation"[^>]*?) role="doc-biblioentry"')
+_DISPLAY_MATH = re.compile(r'<div class="(math(?: [^"]*)?)"')
 
 
 def drop_scripts(markup: str, keep_search: bool = False) -> str:
@@ -76,6 +95,7 @@ def drop_scripts(markup: str, keep_search: bool = False) -> str:
 def fix_markup(body: str) -> str:
     """The page body with the extensions' ARIA faults corrected (see the module docstring)."""
     body = _TOGGLE_SUMMARY.sub("<summary>", body)
+    body = _DISPLAY_MATH.sub(r'<div class="\1 pst-scrollable-table-container"', body)
     return _BIBLIOENTRY.sub(r'\1 role="listitem"', body)
 
 
@@ -197,12 +217,6 @@ def _lighter_scripts(app: Sphinx, context: dict) -> None:
 
 
 def _page_context(app: Sphinx, pagename: str, templatename: str, context: dict, doctree):
-    scripts = [str(getattr(js, "filename", "") or "") for js in context.get("script_files", [])]
-    if any("mathjax" in name for name in scripts):
-        # before MathJax's configuration and MathJax (deferred too: runs after the first,
-        # before the second)
-        app.builder.add_js_file("dae-mathjax.js", defer="defer", priority=499)
-        app.builder.add_js_file("dae-math.js", defer="defer", priority=900)
     _lighter_scripts(app, context)
     if "body" in context and isinstance(context["body"], str):
         context["body"] = fix_markup(context["body"])
@@ -250,12 +264,52 @@ def icon_codepoints(outdir: Path) -> set[int]:
     return codes
 
 
+def icon_names(outdir: Path) -> set[str]:
+    """The Font Awesome classes (``fa-...``) named in the built pages and scripts."""
+    names: set[str] = set()
+    for path in [*outdir.rglob("*.html"), *(outdir / "_static").rglob("*.js")]:
+        if path.name == "fontawesome.js":
+            continue
+        names |= set(_ICON_CLASS.findall(path.read_text(encoding="utf-8", errors="replace")))
+    return names
+
+
+THEME_CSS = "_static/styles/pydata-sphinx-theme.css"
+
+
+def trim_icon_rules(outdir: Path) -> tuple[int, int]:
+    """Drop from the theme's stylesheet (loaded, render-blocking, by every page) the rules
+    that map the Font Awesome classes no page or script uses to their glyphs: about 2,500
+    rules, a fifth of the file. Returns (bytes before, bytes after)."""
+    path = outdir / THEME_CSS
+    if not path.is_file():
+        return 0, 0
+    css = path.read_text(encoding="utf-8")
+    used = icon_names(outdir)
+
+    def keep(match: re.Match) -> str:
+        selectors = match.group(1).rstrip(",").split(",")
+        kept = [sel for sel in selectors if sel.split(":")[0].lstrip(".") in used]
+        if not kept:
+            return ""
+        return ",".join(kept) + '{content:"\\' + match.group(2) + '"}'
+
+    trimmed = _ICON_RULE.sub(keep, css)
+    if trimmed != css:
+        path.write_text(trimmed, encoding="utf-8")
+    return len(css.encode()), len(trimmed.encode())
+
+
 def subset_icon_fonts(outdir: Path) -> dict[str, int]:
     """Write the theme's icon fonts, cut down to the icons the site uses, as WOFF files in
     ``_static`` (site/static/dae.css declares them after the theme's own @font-face rules,
     so browsers fetch these few kB instead of the theme's 0.3 MB); returns their sizes."""
+    import logging as std_logging
+
     import pydata_sphinx_theme
     from fontTools import subset
+
+    std_logging.getLogger("fontTools").setLevel(std_logging.WARNING)  # not a line per table
 
     source = Path(pydata_sphinx_theme.__file__).parent / "theme" / "pydata_sphinx_theme"
     webfonts = source / "static" / "vendor" / "fontawesome" / "webfonts"
@@ -305,12 +359,255 @@ def palette_pngs(images: Path, colors: int = 256) -> tuple[int, int]:
     return before, after
 
 
+# ------------------------------------------------------------------ math at build time
+
+MATH_RENDERER = "dae_svg"
+MATHJAX_SVG = HERE / "mathjax_svg.cjs"
+# Built files that are not pages (or not the book's): never typeset.
+_NOT_PAGES = ("_static", "_sources", "_images", "vendor", "_downloads")
+
+
+def typeset_math(outdir: Path, files: list[Path] | None = None) -> dict:
+    """Typeset the TeX of the built pages as SVG + MathML (``site/mathjax_svg.cjs``, run
+    once over all of them; pages already typeset are skipped). Returns {"pages": n,
+    "formulas": n, "errors": [...]}; raises ExtensionError when Node or mathjax-full is
+    missing."""
+    if files is None:
+        files = sorted(
+            path
+            for path in outdir.rglob("*.html")
+            if path.relative_to(outdir).parts[0] not in _NOT_PAGES
+        )
+    node = shutil.which("node")
+    if node is None:
+        raise ExtensionError(
+            "dae_site: Node.js is needed to typeset the math (site/mathjax_svg.cjs)"
+        )
+    done = {"pages": 0, "formulas": 0, "errors": []}
+    if not files:
+        return done
+    run = subprocess.run(
+        [node, str(MATHJAX_SVG), *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if run.returncode not in (0, 1):
+        hint = (
+            " (run `make node`: npm ci installs mathjax-full)"
+            if "Cannot find module" in run.stderr
+            else ""
+        )
+        raise ExtensionError(f"dae_site: site/mathjax_svg.cjs failed{hint}:\n{run.stderr[-2000:]}")
+    for line in run.stdout.splitlines():
+        result = json.loads(line)
+        if result["formulas"]:
+            done["pages"] += 1
+            done["formulas"] += result["formulas"]
+        done["errors"] += [f"{result['file']}: {error}" for error in result["errors"]]
+    return done
+
+
+def _math_renderer(app: Sphinx) -> None:
+    """The "dae_svg" math renderer: sphinx.ext.mathjax's markup (the TeX between \\( \\) or
+    \\[ \\]), without MathJax's scripts (sphinx.ext.mathjax adds them only for its own
+    renderer); build-finished typesets it."""
+    from sphinx.ext import mathjax
+
+    app.add_html_math_renderer(
+        MATH_RENDERER,
+        (mathjax.html_visit_math, None),
+        (mathjax.html_visit_displaymath, None),
+    )
+
+
+# ------------------------------------------------------------------ images and sliders
+
+FRAMES = "_images/frames"  # the kernel-free sliders' frames, one file each
+_FRAME = re.compile(
+    r'(frames\[\d+\] = ")data:image/(png|jpeg|gif|webp);base64,([A-Za-z0-9+/=\s]+?)(")'
+)
+# matplotlib's jshtml Animation fetches and decodes every frame as soon as it is built.
+_EAGER_FRAMES = re.compile(
+    r"this\.frames\[i\] = new Image\(\);\s*this\.frames\[i\]\.src = frames\[i\];"
+)
+_LAZY_FRAMES = "this.frames[i] = {src: frames[i]};  /* dae_site: fetched when first shown */"
+_IMG = re.compile(r"<img\b([^>]*?)\s*/?>")
+_ATTR = re.compile(r'\s([a-zA-Z-]+)="([^"]*)"')
+
+
+_PYGMENTS_BASE = re.compile(r'html\[data-theme="(\w+)"\] \.highlight \{ ([^}]*?) \}')
+_PYGMENTS_TOKEN = re.compile(r'html\[data-theme="(\w+)"\] \.highlight \.([\w-]+) \{ ([^}]*?) \}')
+_PRE = re.compile(r"(<pre\b[^>]*>)(.*?)(</pre>)", re.S)
+
+
+def plain_token_classes(outdir: Path) -> set[str]:
+    """The Pygments token classes that look exactly like the code block's own text: in
+    every colour mode of ``_static/pygments.css`` their rule sets only the block's colour
+    (names, punctuation and whitespace in the theme's styles)."""
+    path = outdir / "_static" / "pygments.css"
+    if not path.is_file():
+        return set()
+    css = path.read_text(encoding="utf-8")
+    base = {theme: decl.split("; ") for theme, decl in _PYGMENTS_BASE.findall(css)}
+    colour = {theme: next((d for d in decls if d.startswith("color:")), None)
+              for theme, decls in base.items()}  # fmt: skip
+    if not colour or None in colour.values():
+        return set()
+    rules: dict[str, dict[str, list[str]]] = {}
+    for theme, name, decl in _PYGMENTS_TOKEN.findall(css):
+        rules.setdefault(name, {}).setdefault(theme, []).append(decl.strip())
+    return {
+        name
+        for name, by_theme in rules.items()
+        if set(by_theme) == set(colour)
+        and all(decls == [colour[theme]] for theme, decls in by_theme.items())
+    }
+
+
+def plain_code(text: str, classes: set[str]) -> str:
+    """``text`` with the highlighted code's token spans of ``classes`` replaced by their
+    text (they look the same: see plain_token_classes): a chapter's code blocks hold
+    thousands of them, which the browser must style and lay out."""
+    if not classes:
+        return text
+    names = "|".join(map(re.escape, sorted(classes)))
+    token = re.compile(rf'<span class="(?:{names})">([^<]*)</span>')
+
+    def block(match: re.Match) -> str:
+        return match.group(1) + token.sub(r"\1", match.group(2)) + match.group(3)
+
+    return _PRE.sub(block, text)
+
+
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    return None
+
+
+def lighter_page(page: Path, outdir: Path, plain: set[str] | None = None) -> dict:
+    """Rewrite one built page so that a first visit loads less, in place:
+
+    * each frame of a kernel-free slider (matplotlib's jshtml animation, base64 in the
+      page: most of a chapter's bytes) becomes a file of ``_images/frames/`` (named by its
+      content), which the slider fetches when it first shows that frame, instead of
+      fetching and decoding every frame of every slider as the page opens; the slider's
+      image gets the first frame's width and height, so the page does not move when it
+      arrives;
+    * every figure (``<img>`` of a PNG in ``_images/``) gets its ``width`` and ``height`` (no layout
+      shift; the stylesheet scales it down to the column, keeping its shape),
+      ``loading="lazy"`` (fetched only when it comes near the screen) and
+      ``decoding="async"``;
+    * in code blocks, the token spans of the classes ``plain`` (those that look like plain
+      text, see plain_token_classes) are replaced by their text: up to a third of a
+      chapter's elements, fewer for the browser to style and lay out.
+
+    Returns {"frames": n, "images": n, "spans": n} (what was changed)."""
+    import hashlib
+
+    text = page.read_text(encoding="utf-8")
+    done = {"frames": 0, "images": 0, "spans": 0}
+    frames_dir = outdir / FRAMES
+    first_frames: dict[str, tuple[int, int]] = {}  # the URL of each frame -> its size
+    rel = Path(*[".."] * (len(page.relative_to(outdir).parts) - 1))
+
+    def frame_file(match: re.Match) -> str:
+        data = base64_bytes(match.group(3))
+        name = hashlib.sha256(data).hexdigest()[:24] + "." + match.group(2)
+        frames_dir.mkdir(parents=True, exist_ok=True)
+        path = frames_dir / name
+        if not path.is_file():
+            path.write_bytes(data)
+        url = (rel / FRAMES / name).as_posix()
+        size = _png_size(data)
+        if size:
+            first_frames[url] = size
+        done["frames"] += 1
+        return match.group(1) + url + match.group(4)
+
+    if _FRAME.search(text):
+        # the size of each slider's first frame, for its <img> (matched by the img id)
+        for script in re.finditer(r'var img_id = "([^"]+)";(.*?)new Animation\(', text, re.S):
+            first = _FRAME.search(script.group(2))
+            if first:
+                size = _png_size(base64_bytes(first.group(3)))
+                if size:
+                    first_frames["#" + script.group(1)] = size
+        text = _FRAME.sub(frame_file, text)
+        text = _EAGER_FRAMES.sub(_LAZY_FRAMES, text)
+
+    def image(match: re.Match) -> str:
+        if match.group(1).count('"') % 2:  # a ">" inside an attribute: leave the tag be
+            return match.group(0)
+        attrs = dict(_ATTR.findall(" " + match.group(1)))
+        if "width" in attrs or "height" in attrs or "loading" in attrs:
+            return match.group(0)
+        size = None
+        src = attrs.get("src", "")
+        if src and not src.startswith(("data:", "http:", "https:", "//")):
+            target = (page.parent / src.split("#")[0].split("?")[0]).resolve()
+            figure = target.parent == outdir / "_images"  # not the theme's icons
+            if figure and target.is_file() and target.suffix.lower() == ".png":
+                size = _png_size(target.read_bytes()[:32])
+        elif "id" in attrs:
+            size = first_frames.get("#" + attrs["id"])
+        if size is None:
+            return match.group(0)
+        done["images"] += 1
+        extra = f' width="{size[0]}" height="{size[1]}" loading="lazy" decoding="async"'
+        return f"<img{match.group(1)}{extra} />"
+
+    text = _IMG.sub(image, text)
+    if plain:
+        before = text.count("<span")
+        text = plain_code(text, plain)
+        done["spans"] = before - text.count("<span")
+    if any(done.values()):
+        page.write_text(text, encoding="utf-8")
+    return done
+
+
+def base64_bytes(text: str) -> bytes:
+    import base64
+
+    return base64.b64decode("".join(text.split()))
+
+
 def _build_finished(app: Sphinx, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
     outdir = Path(app.outdir)
+    if getattr(app.builder, "math_renderer_name", None) == MATH_RENDERER:
+        math = typeset_math(outdir)
+        logger.info(
+            "dae_site: %d formulas on %d pages typeset as SVG", math["formulas"], math["pages"]
+        )
+        for error in math["errors"]:
+            logger.warning("dae_site: TeX error: %s", error)
+    lighter = {"frames": 0, "images": 0, "spans": 0}
+    plain = plain_token_classes(outdir)
+    for page in sorted(outdir.rglob("*.html")):
+        if page.relative_to(outdir).parts[0] not in _NOT_PAGES:
+            for key, count in lighter_page(page, outdir, plain).items():
+                lighter[key] += count
+    if (outdir / FRAMES).is_dir():
+        palette_pngs(outdir / FRAMES)
+    logger.info(
+        "dae_site: %d slider frames moved to %s, %d images sized and lazy, %d code spans"
+        " of classes %s made plain text",
+        lighter["frames"],
+        FRAMES,
+        lighter["images"],
+        lighter["spans"],
+        sorted(plain),
+    )
     sizes = subset_icon_fonts(outdir)
     logger.info("dae_site: icon fonts cut to the icons used: %s", sizes)
+    before, after = trim_icon_rules(outdir)
+    logger.info(
+        "dae_site: unused icon rules dropped from the theme's CSS: %d -> %d bytes", before, after
+    )
     images = outdir / "_images"
     if images.is_dir():
         before, after = palette_pngs(images)
@@ -334,10 +631,12 @@ def _config_inited(app: Sphinx, config) -> None:
 
 
 def setup(app: Sphinx) -> dict:
+    _math_renderer(app)
     app.connect("config-inited", _config_inited)
     app.connect("builder-inited", _builder_inited)
     # after sphinx.ext.mathjax and the theme have filled in the page's context
     app.connect("html-page-context", _page_context, priority=900)
-    app.connect("build-finished", _build_finished)
+    # after the theme's own build-finished (it rewrites pygments.css for its colour modes)
+    app.connect("build-finished", _build_finished, priority=900)
     app.add_css_file("dae.css", priority=900)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

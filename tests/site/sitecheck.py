@@ -97,8 +97,13 @@ class Page:
     loads: list[Load] = field(default_factory=list)
     scripts: list[str] = field(default_factory=list)  # script src, in document order
     inline_script_urls: list[str] = field(default_factory=list)
-    math_texts: list[str] = field(default_factory=list)  # text of class="math" elements
+    # Text of each class="math" element, less what MathJax wrote into it (<mjx-container>):
+    # the TeX while it is not typeset, an equation's number once it is.
+    math_texts: list[str] = field(default_factory=list)
     prose_math: int = 0  # how many of them come from the prose (not from cell outputs)
+    # How many of them hold MathJax's SVG rendering and its MathML copy for screen readers
+    math_typeset: int = 0
+    math_errors: list[str] = field(default_factory=list)  # TeX errors MathJax marked
     has_widget_state: bool = False
     widget_views: int = 0
     links: list[str] = field(default_factory=list)  # every <a href>, in document order
@@ -134,6 +139,8 @@ class _PageParser(HTMLParser):
         self._math_depth = 0  # > 0 while inside an element with class "math"
         self._math_stack: list[bool] = []
         self._math_text: list[str] = []
+        self._mjx_depth = 0  # > 0 while inside an <mjx-container> (typeset math)
+        self._math_parts: set[str] = set()  # what the current math element holds
         self._output_stack: list[bool] = []  # per open element: is it a cell's output?
         self._streams: list[int] = []  # stdout boxes in each open cell output
         self._sections: list[str] = []  # ids of the open <section>s, innermost last
@@ -178,6 +185,13 @@ class _PageParser(HTMLParser):
             page.loads += [Load(tag, "style", url) for url in css_urls(attrs["style"])]
         if tag in ("img", "br", "hr", "meta", "link", "input", "source", "track", "embed"):
             return  # void elements never close, so do not track their classes
+        if self._math_depth:
+            if tag == "mjx-container":
+                self._mjx_depth += 1
+            if self._mjx_depth and tag in ("svg", "mjx-assistive-mml"):
+                self._math_parts.add(tag)
+            if "data-mjx-error" in attrs:
+                page.math_errors.append(attrs["data-mjx-error"])
         classes = attrs.get("class", "").split()
         if tag == "section":
             self._sections.append(attrs.get("id", ""))
@@ -192,6 +206,7 @@ class _PageParser(HTMLParser):
         if is_math:
             if self._math_depth == 0:
                 self._math_text = []
+                self._math_parts = set()
                 if not any(name.startswith("output") for name in classes):
                     page.prose_math += 1
             self._math_depth += 1
@@ -203,6 +218,8 @@ class _PageParser(HTMLParser):
             self._in_style = False
         if tag in ("img", "br", "hr", "meta", "link", "input", "source", "track", "embed"):
             return
+        if self._mjx_depth and tag == "mjx-container":
+            self._mjx_depth -= 1
         if self._output_stack and self._output_stack.pop():
             streams = self._streams.pop()
             if streams > 1:
@@ -214,13 +231,15 @@ class _PageParser(HTMLParser):
             self._math_depth -= 1
             if self._math_depth == 0:
                 self.page.math_texts.append("".join(self._math_text))
+                if {"svg", "mjx-assistive-mml"} <= self._math_parts:
+                    self.page.math_typeset += 1
 
     def handle_data(self, data):
         if self._in_style:
             self.page.loads += [Load("style", "url", url) for url in css_urls(data)]
         if self._script_type and self._script_type not in DATA_SCRIPT_TYPES:
             self.page.inline_script_urls += INLINE_URL.findall(data)
-        if self._math_depth:
+        if self._math_depth and not self._mjx_depth:
             self._math_text.append(data)
 
 

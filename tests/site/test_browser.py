@@ -6,10 +6,12 @@ Python, the site served from 127.0.0.1):
 
 - zero requests to any other host (each is blocked and reported), no failed request, no
   uncaught script error and no console error;
-- all math typeset: once MathJax's startup promise has resolved, no raw TeX delimiters
-  (\\( \\[ $$ \\begin{ $...$) are left in the page's text outside code, and MathJax
-  reported no error (no merror node);
-- every <img> loaded (naturalWidth > 0), the frame a jshtml slider shows included;
+- all math typeset, at build time (site/mathjax_svg.cjs): every formula is MathJax's SVG
+  with its MathML copy, no glyph it references is missing, there is no TeX error, no raw
+  TeX delimiters (\\( \\[ $$ \\begin{ $...$) are left in the page's text outside code,
+  and MathJax is not loaded;
+- every <img> loaded (naturalWidth > 0), the frame a jshtml slider shows included (the
+  figures load lazily: the test makes them load at once);
 - every kernel-free slider (matplotlib jshtml animation) shows another frame when its range
   input is moved (input/change events, as a reader's drag fires), and every frame decodes;
 - every ipywidgets view the page shows (if any) renders;
@@ -20,13 +22,14 @@ Python, the site served from 127.0.0.1):
   as they are); the table also gives the uncompressed size;
 - accessibility (WCAG 2.1 AA, see accessibility.md): axe-core (npm, pinned in
   package.json, injected from node_modules: nothing is fetched) reports no violation of
-  the rules tagged wcag2a, wcag2aa, wcag21a and wcag21aa, in the theme's light and dark
-  modes, but for the accepted exceptions of AXE_EXCEPTIONS (each with its reason, and
-  named on the accessibility page); no image's alt text is a file name; at a 320 CSS
-  pixel viewport the page is no wider than the screen (WCAG 1.4.10); every focusable
-  element of the page header shows a focus indicator when the keyboard reaches it (its
-  outline or box shadow changes); every icon of the theme draws (its icon font, since the
-  site does not load the theme's fontawesome.js).
+  the rules tagged wcag2a, wcag2aa, wcag21a and wcag21aa in the theme's light mode, nor of
+  those among them that depend on colour in its dark mode, but for the accepted exceptions
+  of AXE_EXCEPTIONS (each with its reason, and named on the accessibility page); no
+  image's alt text is a file name; at a 320 CSS pixel viewport the page is no wider than
+  the screen (WCAG 1.4.10); every focusable element of the page header shows a focus
+  indicator when the keyboard reaches it (its outline or box shadow changes); every icon
+  of the theme draws (with its icon font, cut down by site/dae_site.py: the site does not
+  load the theme's fontawesome.js); printed, code blocks wrap and sliders show no controls.
 
 Needs Debian's Chromium (/usr/bin/chromium, or $CHROMIUM) and Playwright for Python and is
 skipped without them; with them, it fails when the site has not been built.
@@ -64,7 +67,6 @@ MAX_PAGE_BYTES = 1_000_000  # 1 MB (decimal): a page's HTML plus everything it l
 BUILD_DIR = HTML_DIR.parent
 SCREENSHOTS = BUILD_DIR / "screenshots"
 WEIGHT_TABLE = BUILD_DIR / "page-weight.md"
-MATHJAX_SCRIPT = r"(^|/)vendor/mathjax/tex-[a-z-]+\.js(\?|$)"
 # Columns of the page-weight table: Playwright's resource types, grouped.
 KINDS = {
     "document": "HTML",
@@ -75,6 +77,9 @@ KINDS = {
 }
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# The theme's dark mode changes colours only (CSS variables on <html>): in it, axe runs the
+# rules of those tags whose outcome depends on colour.
+AXE_COLOUR_RULES = ["color-contrast", "link-in-text-block"]
 # axe rules that may report a violation, with the reason: each must come from the theme or
 # an extension, be impossible to fix in this repository's configuration or CSS, and be
 # named on the accessibility page (accessibility.md). None at present.
@@ -83,14 +88,7 @@ NARROW = 320  # CSS pixels: WCAG 1.4.10 (Reflow) asks for no horizontal scrollin
 # Pages whose figures still have their file path as alt text: the alt texts are written
 # (/work/briefs/alt_texts.json) and go into the cells' metadata in round 2 of issue 16;
 # then these pages pass, strict xfail fails, and this set must be emptied.
-ALT_TEXT_PENDING = {
-    "chapters/01_almost_everywhere.ipynb",
-    "chapters/02_softplus.ipynb",
-    "chapters/03_softmax.ipynb",
-    "chapters/04_huber.ipynb",
-    "chapters/05_reparameterisation.ipynb",
-    "chapters/06_reinforce.ipynb",
-}
+ALT_TEXT_PENDING: set = set()  # every figure now carries its own alt text (issue 16)
 # What a static host (GitHub Pages among them) sends as is; everything else it gzips.
 PRECOMPRESSED = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".woff", ".woff2", ".ico", ".gz"}
 
@@ -100,8 +98,8 @@ if not Path(CHROMIUM).is_file():
 
 # ----------------------------------------------------------------- in-page scripts
 
-# Text left with TeX delimiters once MathJax is done: math it did not typeset.  Code
-# (source cells, stream outputs) may legitimately hold such text, and MathJax skips it too.
+# Text left with TeX delimiters: math that was not typeset.  Code
+# (source cells, stream outputs) may legitimately hold such text, and is not typeset.
 RAW_MATH_JS = r"""() => {
     const skip = "pre, code, script, style, textarea, noscript, mjx-container, .highlight";
     const raw = [/\\\(/, /\\\[/, /\$\$/, /\\begin\{/, /(^|[^\\$])\$[^\s$][^$\n]*[^\s\\$]\$/];
@@ -125,20 +123,26 @@ RAW_MATH_JS = r"""() => {
     return found;
 }"""
 
-MATHJAX_JS = r"""async () => {
-    await MathJax.startup.promise;
-    // CHTML output marks a TeX error with mjx-merror (its hidden MathML copy, for
-    // screen readers, holds the same error as merror: not counted twice).
-    const nodes = Array.from(document.querySelectorAll("mjx-merror, merror"))
-        .filter(e => !e.closest("mjx-assistive-mml"));
-    const errors = nodes.map(e => {
-        const where = e.closest("[id]");
-        return (e.getAttribute("data-mjx-error") || e.textContent) +
-               (where ? " (in #" + where.id + ")" : "");
-    });
-    return {typeset: document.querySelectorAll("mjx-container").length, errors};
+# The math as the browser has it: formulas typeset (SVG and MathML), TeX errors (SVG output
+# marks them with data-mjx-error), glyph references without a definition on the page.
+MATH_JS = r"""() => {
+    const containers = Array.from(document.querySelectorAll(".math mjx-container"));
+    const typeset = containers.filter(c => c.querySelector(":scope > svg") &&
+        c.querySelector(":scope > mjx-assistive-mml > math")).length;
+    const errors = Array.from(document.querySelectorAll("[data-mjx-error]"))
+        .filter(e => !e.closest("mjx-assistive-mml"))
+        .map(e => e.getAttribute("data-mjx-error")).slice(0, 5);
+    const missing = new Set();
+    for (const use of document.querySelectorAll("mjx-container use")) {
+        const ref = use.getAttribute("href") || use.getAttribute("xlink:href") || "";
+        if (!ref.startsWith("#") || !document.getElementById(ref.slice(1))) missing.add(ref);
+    }
+    return {typeset, errors, missing: Array.from(missing).slice(0, 5),
+            loaded: typeof window.MathJax !== "undefined"};
 }"""
 
+EAGER_IMAGES_JS = """() => document.querySelectorAll('img[loading="lazy"]')
+    .forEach(img => { img.loading = "eager"; })"""
 IMAGES_READY_JS = """() => Array.from(document.images).every(img => img.complete)
     && document.querySelectorAll(".animation img:not([src])").length === 0"""
 
@@ -237,15 +241,24 @@ FOCUS_STYLE_JS = r"""(index) => {
 # font (the stylesheet's ::before content), not an empty box.
 ICONS_JS = r"""async () => {
     await document.fonts.ready;
+    const canvas = document.createElement("canvas").getContext("2d");
+    const width = (font, text) => { canvas.font = font; return canvas.measureText(text).width; };
     const icons = Array.from(document.querySelectorAll('i[class*="fa-"], span[class*="fa-"]'))
         .filter(el => el.getClientRects().length > 0);
     return icons.map(el => {
         const before = getComputedStyle(el, "::before");
         const family = before.fontFamily;
         const content = before.content;
-        const drawn = content && content !== "none" && content !== "normal" && content !== '""'
-            && /Font Awesome/i.test(family)
-            && document.fonts.check(`${before.fontWeight} 16px ${family}`);
+        const glyph = content.replace(/^"|"$/g, "");
+        const name = family.replace(/"/g, "").split(",")[0].trim();
+        // a face of that family and weight has loaded, and one has the glyph: drawn with
+        // the family, the glyph is not as wide as the fallback font alone draws it
+        const loaded = Array.from(document.fonts).some(face =>
+            face.family.replace(/"/g, "") === name && face.status === "loaded" &&
+            String(face.weight) === String(before.fontWeight));
+        const size = `${before.fontWeight} 40px`;
+        const drawn = glyph.length === 1 && /Font Awesome/i.test(family) && loaded &&
+            width(`${size} "${name}", monospace`, glyph) !== width(`${size} monospace`, glyph);
         return {icon: el.className, drawn, content, family};
     }).filter(icon => !icon.drawn);
 }"""
@@ -285,32 +298,58 @@ OVERFLOW_JS = r"""() => {
     return {width: document.documentElement.scrollWidth, culprits};
 }"""
 
+# Printed (print media, the page as wide as an A4 sheet's text): code blocks that still
+# lose their right-hand end, and slider controls that still show.
+PRINT_JS = r"""() => ({
+    cut: Array.from(document.querySelectorAll("pre"))
+        .filter(pre => pre.getClientRects().length && pre.scrollWidth > pre.clientWidth + 1)
+        .map(pre => (pre.closest("[id]") ? "#" + pre.closest("[id]").id + ": " : "") +
+             pre.textContent.trim().split("\n")[0].slice(0, 60)),
+    controls: Array.from(document.querySelectorAll(
+            '.animation input[type="range"], .animation .anim-buttons button'))
+        .filter(el => el.getClientRects().length).length,
+})"""
+
 # axe-core is slow on the thousands of elements of a chapter (each highlighted code token
 # and each piece of a typeset equation is one). Before it runs, the page is thinned where
 # the result cannot change: in code blocks one token element of each highlighting class is
 # kept (its colour and background decide the contrast; the others, made plain text, have
-# the colour of their block, which is checked too), and MathJax's visual rendering of each
-# equation (mjx-math, aria-hidden, drawn with CSS glyphs: no text for axe to check) is
-# emptied; the hidden MathML that screen readers read stays.
+# the colour of their block, which is checked too), so is the text of inline code (Sphinx
+# wraps it in a <span class="pre"> of the same colour), and the SVG drawing of each
+# equation (aria-hidden, drawn with glyph paths: no text for axe to check) is emptied,
+# keeping its size; the hidden MathML that screen readers read stays.
 THIN_JS = r"""() => {
     const seen = new Set();
     for (const span of document.querySelectorAll(".highlight pre span")) {
+        if (span.children.length) continue;
         const key = span.className + (span.closest(".cell_output") ? " out" : " in");
-        if (seen.has(key) || span.children.length) { seen.add(key); continue; }
-        seen.add(key);
+        if (!seen.has(key)) { seen.add(key); continue; }  // the first of its class stays
         span.replaceWith(document.createTextNode(span.textContent));
     }
-    document.querySelectorAll('mjx-container mjx-math[aria-hidden="true"]')
-        .forEach(math => math.replaceChildren());
+    // Sphinx wraps the text of each inline code in <span class="pre">, coloured as its <code>
+    for (const span of document.querySelectorAll("code > span.pre")) {
+        if (!span.children.length && !span.getAttribute("style"))
+            span.replaceWith(document.createTextNode(span.textContent));
+    }
+    // keep each rendering's size, so that what overflows (and scrolls) still does
+    const maths = Array.from(
+        document.querySelectorAll('mjx-container > svg[aria-hidden="true"]'));
+    const boxes = maths.map(math => math.getBoundingClientRect());
+    maths.forEach((math, i) => {
+        math.replaceChildren();
+        math.style.display = "inline-block";
+        math.style.width = `${boxes[i].width}px`;
+        math.style.height = `${boxes[i].height}px`;
+    });
     return document.getElementsByTagName("*").length;
 }"""
 # preload: false: axe would fetch every stylesheet again to read its rules (for
 # css-orientation-lock alone), and it resolves the theme's `@import "../basic.css"` against
 # the page instead of the stylesheet: a request for a file that does not exist. That rule
 # then reports "incomplete", never a violation; no stylesheet of the site locks orientation.
-AXE_RUN_JS = r"""async (tags) => {
-    const result = await axe.run(document, {
-        runOnly: {type: "tag", values: tags}, resultTypes: ["violations"], preload: false});
+AXE_RUN_JS = r"""async ([tags, rules]) => {
+    const runOnly = rules ? {type: "rule", values: rules} : {type: "tag", values: tags};
+    const result = await axe.run(document, {runOnly, resultTypes: ["violations"], preload: false});
     return result.violations.map(v => ({
         id: v.id, impact: v.impact, help: v.help, count: v.nodes.length,
         nodes: v.nodes.slice(0, 3).map(n => n.target.join(" ") + ": " +
@@ -374,7 +413,7 @@ class Visit:
     console: list[str] = field(default_factory=list)  # console.error messages
     sizes: dict[str, tuple[str, int]] = field(default_factory=dict)  # url -> (kind, bytes)
     steps: list[str] = field(default_factory=list)  # a check that could not run, and why
-    mathjax: dict | None = None
+    math: dict | None = None
     raw_math: list[dict] = field(default_factory=list)
     broken_images: list[dict] | None = None
     sliders: list[dict] = field(default_factory=list)
@@ -385,6 +424,7 @@ class Visit:
     icons: list[dict] | None = None  # icons that do not draw
     filename_alts: list[str] | None = None
     narrow: dict | None = None  # {"width": scrollWidth at 320 px, "culprits": [...]}
+    printed: dict | None = None  # {"cut": [code blocks cut off], "controls": visible count}
     axe: dict[str, list[dict]] = field(default_factory=dict)  # mode -> violations
 
     @property
@@ -473,20 +513,11 @@ def _visit(browser, server: str, html: Path) -> Visit:
     try:
         page.goto(f"{server}/{visit.html}", wait_until="load", timeout=TIMEOUT_MS)
 
-        if built.script_files(MATHJAX_SCRIPT):
-            visit.mathjax = _step(
-                visit,
-                "MathJax",
-                lambda: (
-                    page.wait_for_function(
-                        "() => window.MathJax && MathJax.startup && MathJax.startup.promise",
-                        timeout=TIMEOUT_MS,
-                    ),
-                    page.evaluate(MATHJAX_JS),
-                )[1],
-            )
+        visit.math = _step(visit, "math", lambda: page.evaluate(MATH_JS))
         visit.raw_math = _step(visit, "raw math", lambda: page.evaluate(RAW_MATH_JS)) or []
 
+        # figures load lazily (site/dae_site.py): fetch them all now, as scrolling would
+        page.evaluate(EAGER_IMAGES_JS)
         _step(visit, "images", lambda: page.wait_for_function(IMAGES_READY_JS, timeout=10_000))
         visit.broken_images = _step(visit, "images", lambda: page.evaluate(BROKEN_IMAGES_JS))
         visit.sliders = _step(visit, "sliders", lambda: page.evaluate(SLIDERS_JS)) or []
@@ -563,6 +594,18 @@ def _accessibility(visit: Visit, page) -> None:
         return result
 
     visit.narrow = _step(visit, "320 px viewport", narrow)
+
+    def printed():
+        page.set_viewport_size({"width": 700, "height": 900})
+        page.emulate_media(media="print")
+        page.wait_for_timeout(200)
+        result = page.evaluate(PRINT_JS)
+        page.emulate_media(media="screen")
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.wait_for_timeout(200)
+        return result
+
+    visit.printed = _step(visit, "print", printed)
     if not AXE.is_file():
         visit.steps.append(f"axe-core: {AXE} is missing (run `npm ci`)")
         return
@@ -571,8 +614,11 @@ def _accessibility(visit: Visit, page) -> None:
     for mode in ("light", "dark"):
         _step(visit, f"{mode} mode", lambda mode=mode: page.evaluate(SET_MODE_JS, mode))
         page.wait_for_timeout(100)
+        rules = AXE_COLOUR_RULES if mode == "dark" else None
         violations = _step(
-            visit, f"axe-core, {mode} mode", lambda: page.evaluate(AXE_RUN_JS, AXE_TAGS)
+            visit,
+            f"axe-core, {mode} mode",
+            lambda rules=rules: page.evaluate(AXE_RUN_JS, [AXE_TAGS, rules]),
         )
         visit.axe[mode] = violations if violations is not None else []
 
@@ -611,16 +657,14 @@ def test_page_works_offline(visit, source, html):
     problems += [f"console error: {message}" for message in result.console]
     problems += [f"could not check {step}" for step in result.steps]
 
-    if built.math_texts:
-        if result.mathjax is None:
-            problems.append("math on the page, but MathJax never finished (or was not loaded)")
-        else:
-            if result.mathjax["typeset"] < len(built.math_texts):
-                problems.append(
-                    f"MathJax typeset {result.mathjax['typeset']} of "
-                    f"{len(built.math_texts)} formulas"
-                )
-            problems += [f"TeX error: {error}" for error in result.mathjax["errors"]]
+    if result.math is not None:
+        math = result.math
+        if math["typeset"] < len(built.math_texts):
+            problems.append(f"{math['typeset']} of {len(built.math_texts)} formulas typeset")
+        problems += [f"TeX error: {error}" for error in math["errors"]]
+        problems += [f"glyph not defined on the page: {ref}" for ref in math["missing"]]
+        if math["loaded"]:
+            problems.append("the page loads MathJax (the math is typeset at build time)")
     problems += [
         f"raw TeX left in the text: {raw['text']!r} in <{raw['element']}> {raw['within']}"
         for raw in result.raw_math
@@ -746,3 +790,36 @@ def test_header_shows_focus(visit, source, html):
     assert result.header_elements, f"{html}: no focusable element found in the header"
     ok = not result.header_focus
     assert ok, f"{html}, of {result.header_elements} header elements:" + _lines(result.header_focus)
+
+
+@pytest.mark.parametrize(("source", "html"), PAGES, ids=[str(src) for src, _ in PAGES])
+def test_icons_draw(visit, source, html):
+    """Every icon draws with the theme's icon font (the site leaves out fontawesome.js),
+    from the cut-down copies site/dae_site.py writes: a glyph missing there would make the
+    browser fetch the theme's whole font (0.3 MB) for it."""
+    result = visit(html)
+    assert result.icons is not None, f"{html}: the icons could not be checked"
+    problems = [
+        f"does not draw: {i['icon']}: content {i['content']!r}, font {i['family']!r}"
+        for i in result.icons
+    ]
+    problems += [
+        f"fetched the theme's full icon font {url}"
+        for url in result.sizes
+        if "fontawesome/webfonts/" in url
+    ]
+    ok = not problems
+    assert ok, f"{html}, icons:" + _lines(problems)
+
+
+@pytest.mark.parametrize(("source", "html"), PAGES, ids=[str(src) for src, _ in PAGES])
+def test_page_prints(visit, source, html):
+    """Printed, code blocks wrap instead of losing their right-hand end, and the sliders
+    print as the frame they show, without their (dead) controls."""
+    result = visit(html)
+    assert result.printed is not None, f"{html}: could not emulate print"
+    problems = [f"code block cut off: {where}" for where in result.printed["cut"]]
+    if result.printed["controls"]:
+        problems.append(f"{result.printed['controls']} slider controls are printed")
+    ok = not problems
+    assert ok, f"{html}, printed:" + _lines(problems)

@@ -1,6 +1,7 @@
 """The built website must work with no network: it serves every script, stylesheet, font
-and image itself, typesets math with its own copy of MathJax, and renders widgets with its
-own copy of the ipywidgets HTML manager.
+and image itself, its math is typeset when the book is built (SVG with a MathML copy for
+screen readers, by site/mathjax_svg.cjs: no page loads MathJax), and it renders widgets
+with its own copy of the ipywidgets HTML manager.
 
 It also checks, on the markup alone: that what a cell prints shows as one block; that every
 chapter has a Colab launch button for its own notebook in the repository named in
@@ -31,7 +32,8 @@ from sitecheck import (
 )
 
 VENDOR = HTML_DIR / "vendor"
-MATHJAX_SCRIPT = r"(^|/)vendor/mathjax/tex-[a-z-]+\.js(\?|$)"
+# MathJax's browser components (tex-mml-chtml.js, tex-svg.js, ...), from anywhere
+MATHJAX_SCRIPT = r"(^|/)(mathjax|tex-[a-z-]+|mml-[a-z-]+)\.js(\?|$)"
 REQUIRE_SCRIPT = r"(^|/)vendor/require\.js(\?|$)"
 WIDGET_SCRIPT = r"(^|/)vendor/jupyter-widgets/embed-amd\.js(\?|$)"
 
@@ -89,28 +91,39 @@ def test_every_local_load_exists(pages):
     assert not missing, "pages load files that are not in the site:\n" + "\n".join(missing)
 
 
-# ----------------------------------------------------------------- MathJax
+# ----------------------------------------------------------------- math
 
 
-def test_mathjax_is_vendored():
-    assert (VENDOR / "mathjax" / "tex-mml-chtml.js").is_file()
-    fonts = list((VENDOR / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff"))
-    assert fonts, "MathJax's CHTML fonts are missing: math would render without them"
-    assert (VENDOR / "mathjax" / "input" / "tex" / "extensions").is_dir(), (
-        "MathJax's TeX extensions are missing: \\require and autoloaded macros would fail"
-    )
-
-
-def test_pages_with_math_load_local_mathjax(pages):
+def test_math_is_typeset_at_build_time(pages):
+    """Every formula of every page is typeset in the built HTML (SVG plus the MathML that
+    screen readers read), without a TeX error, and no page loads MathJax to do it."""
     with_math = [page for page in pages.values() if page.math_texts]
     assert with_math, "no built page contains math"
-    for page in with_math:
+    problems = []
+    for page in pages.values():
         scripts = page.script_files(MATHJAX_SCRIPT)
-        assert len(scripts) == 1, f"{page.path} has math but loads MathJax {len(scripts)} times"
-        target = page.resolve(scripts[0])
-        assert target is not None and target.is_file(), (
-            f"{page.path} loads MathJax from {scripts[0]}, which is not in the site"
-        )
+        if scripts:
+            problems.append(f"{page.path} loads MathJax in the browser: {scripts}")
+        if page.math_typeset < len(page.math_texts):
+            problems.append(
+                f"{page.path}: {page.math_typeset} of {len(page.math_texts)} formulas typeset"
+            )
+        raw = [text for text in page.math_texts if any(d in text for d in MATH_DELIMITERS)]
+        problems += [f"{page.path}: TeX left as text: {text.strip()[:60]!r}" for text in raw[:3]]
+        problems += [f"{page.path}: TeX error: {error}" for error in page.math_errors[:3]]
+    assert not problems, "\n".join(problems)
+
+
+def test_math_glyphs_are_on_the_page(pages):
+    """The SVG of an equation draws its glyphs by reference (<use href="#MJX-...">) to one
+    definition each at the top of the page: every reference must find its definition."""
+    missing = [
+        f"{path}: {load}"
+        for path, page in pages.items()
+        for load in page.loads
+        if load.tag == "use" and load.url.startswith("#") and load.url[1:] not in page.ids
+    ]
+    assert not missing, "glyphs referenced but not defined:\n" + "\n".join(missing[:20])
 
 
 @pytest.mark.parametrize("source", sorted(toc_pages()), ids=str)
@@ -121,9 +134,25 @@ def test_math_in_sources_becomes_math_markup(pages, source):
     assert html in pages, f"{source} is in _toc.yml but {html} is not built (run make book)"
     page = pages[html]
     assert page.prose_math, f"{source} has TeX math, but {page.path} has no math markup for it"
-    plain = [text for text in page.math_texts if not any(d in text for d in MATH_DELIMITERS)]
-    assert not plain, f"{page.path}: math elements without TeX delimiters: {plain[:3]}"
-    assert page.script_files(MATHJAX_SCRIPT), f"{page.path} has math but does not load MathJax"
+    assert page.math_typeset == len(page.math_texts), (
+        f"{page.path}: {page.math_typeset} of {len(page.math_texts)} formulas typeset"
+    )
+
+
+def test_slider_frames_are_files_fetched_when_shown(pages):
+    """A kernel-free slider's frames are files of _images/frames/ (site/dae_site.py), not
+    base64 in the page (most of a chapter's bytes), and none is fetched before it is shown."""
+    inline, eager = [], []
+    for path, page in pages.items():
+        if not page.animations:
+            continue
+        text = (HTML_DIR / path).read_text(encoding="utf-8")
+        if re.search(r'frames\[\d+\] = "data:', text):
+            inline.append(str(path))
+        if "this.frames[i] = new Image();" in text:
+            eager.append(str(path))
+    assert not inline, f"slider frames inlined as base64: {inline}"
+    assert not eager, f"sliders that fetch every frame as the page opens: {eager}"
 
 
 def test_printed_output_is_one_block(pages):
