@@ -50,7 +50,9 @@ _WHY = {
     ),
     "REBAR, tuned": (
         "choosing eta to minimise the variance can always fall back to eta = 0, which is "
-        "plain REINFORCE, so it is never worse than REINFORCE."
+        "plain REINFORCE, so on the pilot samples it is never worse than REINFORCE; with the "
+        "large lambda it picks, the relaxed loss is nearly a constant and REBAR acts as "
+        "REINFORCE with a constant baseline."
     ),
     "RELAX": (
         "RELAX's control variate is trained to minimise this very variance, and its small "
