@@ -219,11 +219,12 @@ def test_draw_curvature_caption_from_the_curves():
     p = torch.tensor([0.25, 0.75])
 
     def fake_curves(f):  # exact 2, straight-through 1 and 3, Heun 2.5
-        assert math.isclose(float(f(torch.tensor(0.0))), 0.5)  # exp(0) / 2 at c = 2
+        assert float(f(torch.tensor(0.0))) == 0.0  # (exp(0) - 1) / 2 at c = 2
+        assert math.isclose(float(f(torch.tensor(1.0))), math.expm1(2.0) / 2, rel_tol=1e-6)
         return p, (torch.tensor([2.0, 2.0]), torch.tensor([1.0, 3.0]), torch.tensor([2.5, 2.5]))
 
     fig = plt.figure()
     caption = figures.draw_curvature(fig, 2.0, fake_curves)
     assert caption == "c = 2: off by up to 50% (straight-through), 25% (ReinMax)"
-    assert fig.axes[0].get_title() == "$f(b) = e^{2 b} / 2$"
+    assert fig.axes[0].get_title() == "$f(b) = (e^{2 b} - 1) / 2$"
     plt.close(fig)

@@ -137,8 +137,8 @@ def draw_bias_panels(
 
 
 def draw_curvature(fig: Figure, c: float, curves: Callable) -> str:
-    r"""The panel of :func:`draw_bias_panels` for :math:`f(b) = e^{cb}/c` (:math:`f(b) = b`
-    at :math:`c = 0`), for the curvature explorer and its kernel-free slider.
+    r"""The panel of :func:`draw_bias_panels` for :math:`f(b) = (e^{cb} - 1)/c` (its limit
+    :math:`f(b) = b` at :math:`c = 0`), for the curvature explorer and its kernel-free slider.
 
     Args:
         fig: an empty figure to draw into.
@@ -152,7 +152,8 @@ def draw_curvature(fig: Figure, c: float, curves: Callable) -> str:
     if abs(c) < 1e-9:
         f, title = (lambda b: b), "$f(b) = b$"
     else:
-        f, title = (lambda b: torch.exp(c * b) / c), f"$f(b) = e^{{{c:.2g} b}} / {c:.2g}$"
+        f = lambda b: torch.expm1(c * b) / c  # noqa: E731
+        title = f"$f(b) = (e^{{{c:.2g} b}} - 1) / {c:.2g}$"
     p, (exact, st, heun) = curves(f)
     draw_bias_panels(fig, {title: (p, (exact, st, heun))})
     worst = [(m - exact).abs().max().item() / abs(exact[0].item()) for m in (st, heun)]
