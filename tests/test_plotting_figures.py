@@ -1,4 +1,4 @@
-"""Every figure of chapters 1-8, drawn from small inputs: legible where the page shows it,
+"""Every figure of chapters 1-12, drawn from small inputs: legible where the page shows it,
 and no two series told apart by colour alone (issue 16).
 
 Each case below draws one figure function of ``dae_course/chNN_*/figures.py`` (the
@@ -41,6 +41,10 @@ from dae_course.ch05_reparameterisation import figures as f5  # noqa: E402
 from dae_course.ch06_reinforce import figures as f6  # noqa: E402
 from dae_course.ch07_gumbel_straight_through import figures as f7  # noqa: E402
 from dae_course.ch08_summary import figures as f8  # noqa: E402
+from dae_course.ch09_straight_through_beyond import figures as f9  # noqa: E402
+from dae_course.ch10_sparsemax_entmax import figures as f10  # noqa: E402
+from dae_course.ch11_relaxed_bernoulli import figures as f11  # noqa: E402
+from dae_course.ch12_smoothing_by_noise import figures as f12  # noqa: E402
 
 F64 = torch.float64
 
@@ -218,6 +222,123 @@ def ch08_rows():
     return f8.image_rows_figure(rows, grid=(2, 2), title="reconstructions")
 
 
+# -- chapter 9 -----------------------------------------------------------------------------
+
+
+def ch09_vq():
+    g = gen(0)
+    centres = torch.tensor([[2.0, 2.0], [-2.0, 2.0], [-2.0, -2.0], [2.0, -2.0]], dtype=F64)
+    z = centres.repeat(25, 1) + 0.4 * torch.randn(100, 2, generator=g, dtype=F64)
+    start = 0.1 * torch.randn(4, 2, generator=g, dtype=F64)
+    before = (0.3 * z, start, torch.cdist(0.3 * z, start).argmin(-1))
+    after = (z, centres, torch.cdist(z, centres).argmin(-1))
+    return f9.vq_figure(z, before, after)
+
+
+def ch09_curves(f):
+    """Exact d/dp E[f(D)], the straight-through mean E[f'(D)] and the trapezoid (ReinMax-
+    like) mean (f'(D) + f'(p)) / 2 against p, for a smooth f, as the page's ``curves``."""
+    p = torch.linspace(0.02, 0.98, 25, dtype=F64)
+
+    def slope(b):
+        b = torch.as_tensor(b, dtype=F64).clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(f(b).sum(), b)
+        return grad
+
+    zero, one = torch.zeros_like(p), torch.ones_like(p)
+    exact = f(one) - f(zero)
+    st = p * slope(one) + (1 - p) * slope(zero)
+    heun = (st + slope(p)) / 2
+    return p, (exact.detach(), st.detach(), heun.detach())
+
+
+def ch09_bias_panels(fig):
+    losses = {
+        "$f(b) = 2b - 1$": lambda b: 2 * b - 1,
+        "$f(b) = (b - 0.3)^2$": lambda b: (b - 0.3) ** 2,
+        "$f(b) = b^3$": lambda b: b**3,
+    }
+    f9.draw_bias_panels(fig, {title: ch09_curves(f) for title, f in losses.items()})
+
+
+# -- chapter 10 ----------------------------------------------------------------------------
+
+
+def ch10_against_temperature():
+    zero_at = {"1.5-entmax": [2.5, 0.0, 1.6, 6.0], "sparsemax": [3.0, 0.0, 4.0, 12.0]}
+    temperatures = torch.logspace(-1, 2, 31).tolist()
+    return f10.maps_against_temperature_figure(list(f10.LECTURE_X), temperatures, zero_at)
+
+
+def ch10_two_categories():
+    t = torch.linspace(-3, 3, 61, dtype=F64)
+    two = torch.stack([t, torch.zeros_like(t)], -1)
+    maps = f10.three_maps(two, 1.0)
+    curves = {
+        r"softmax: $\sigma(t)$": maps["softmax"][:, 0].tolist(),
+        "1.5-entmax": maps["1.5-entmax"][:, 0].tolist(),
+        r"sparsemax: clip$((t+1)/2, 0, 1)$": maps["sparsemax"][:, 0].tolist(),
+    }
+    return f10.two_categories_figure(t.tolist(), curves)
+
+
+# -- chapter 11 ----------------------------------------------------------------------------
+
+CH11_LOGIT = math.log(0.3 / 0.7)
+
+
+def ch11_log_density(x, logits, temperature):
+    """The binary Concrete log-density, with the page's signature."""
+    t = torch.tensor(float(temperature), dtype=F64)
+    return torch.distributions.RelaxedBernoulli(t, logits=logits).log_prob(x)
+
+
+def ch11_variance():
+    names = ["REINFORCE", "REINFORCE + baseline", "REBAR", "REBAR, tuned", "RELAX"]
+    values = {0.45: [0.1, 0.03, 0.2, 5e-4, 0.01], 0.499: [0.1, 2e-6, 0.2, 0.09, 3e-6]}
+    return f11.variance_figure({t: dict(zip(names, v)) for t, v in values.items()})
+
+
+def ch11_trajectories():
+    steps = torch.arange(201, dtype=F64)
+    names = ["REINFORCE", "REINFORCE + learned baseline", "REBAR (η = 1, λ = 1/2)", "RELAX"]
+    rates = [0.0005, 0.02, -0.001, 0.03]
+    paths = {n: (0.5 * torch.exp(-r * steps)).clamp(0, 1).tolist() for n, r in zip(names, rates)}
+    return f11.trajectories_figure(paths, 0.499)
+
+
+# -- chapter 12 ----------------------------------------------------------------------------
+
+
+def ch12_smoothed_relu():
+    xs = torch.linspace(-3, 3, 61, dtype=F64)
+    at = torch.linspace(-3, 3, 13, dtype=F64)
+    u = torch.rand(2000, 1, generator=gen(0), dtype=F64).clamp(1e-9, 1 - 1e-9)
+    noise = torch.log(u) - torch.log1p(-u)  # standard logistic
+    betas = [1.0, 2.0, 5.0]
+    curves = {b: torch.nn.functional.softplus(xs, beta=b) for b in betas}
+    points = {b: torch.relu(at + noise / b).mean(0) for b in betas}
+    return f12.smoothed_relu_figure(xs, curves, at, points)
+
+
+def ch12_perturbed(fig, sigma):
+    g = gen(6)
+    theta = torch.tensor([0.5, 1.5, 1.0, 0.0], dtype=F64)
+    gumbel = -torch.log(-torch.log(torch.rand(1000, 4, generator=g, dtype=F64)))
+    normal = torch.randn(1000, 4, generator=g, dtype=F64)
+    return f12.draw_perturbed_panel(fig, sigma, theta, gumbel, normal)
+
+
+def ch12_training():
+    steps = list(range(0, 101, 10))
+    history = [0.38 + 0.06 * i for i in range(len(steps))]
+    fig = f12.training_figure(steps, {"perturbed top-k, σ = 1": history})
+    ax = fig.axes[0]
+    ax.axhline(3 / 8, color="0.4", linestyle=":", label="random choice, k/N")  # as the page does
+    ax.legend(loc="lower right")
+    return fig
+
+
 CASES = {
     **{
         f"ch01_quotients_{w}x{h}": (lambda s=(w, h): frame(f1.draw_difference_quotients, s, 0.5))
@@ -262,6 +383,42 @@ CASES = {
     "ch08_codes": lambda: f8.code_grid_figure(
         torch.rand(256, 64, generator=gen(0), dtype=F64), 4, 4, title="every code"
     ),
+    "ch09_accuracy": lambda: f9.accuracy_figure(
+        [1, 2, 3, 4, 8], [0.85, 0.93, 0.95, 0.96, 0.96], [0.1, 0.6, 0.88, 0.94, 0.96], 0.96
+    ),
+    "ch09_vq": ch09_vq,
+    "ch09_bias_panels": lambda: frame(ch09_bias_panels, (7.5, 3.8)),
+    **{
+        f"ch09_curvature_{c:g}": (
+            lambda c=c: frame(f9.draw_curvature, (6.0, 3.8), c, curves=ch09_curves)
+        )
+        for c in (0.0, -3.0, 1.0)
+    },
+    "ch10_maps_panel_T1": lambda: frame(f10.draw_maps_panel, FRAMES[0], 1.0),
+    "ch10_maps_panel_T0.1": lambda: frame(f10.draw_maps_panel, FRAMES[0], 0.1),
+    "ch10_against_temperature": ch10_against_temperature,
+    "ch10_two_categories": ch10_two_categories,
+    **{
+        f"ch11_density_panel_{w}x{h}": (
+            lambda s=(w, h): frame(
+                f11.draw_density_panel,
+                s,
+                0.5,
+                log_density=ch11_log_density,
+                logits=CH11_LOGIT,
+            )
+        )
+        for w, h in [(7.0, 3.0), (6.0, 3.2)]
+    },
+    "ch11_density": lambda: f11.density_figure(ch11_log_density, CH11_LOGIT, [0.2, 0.5, 1.0, 2.0]),
+    "ch11_variance": ch11_variance,
+    "ch11_trajectories": ch11_trajectories,
+    "ch12_smoothed_relu": ch12_smoothed_relu,
+    **{
+        f"ch12_perturbed_{w}x{h}": (lambda s=(w, h): frame(ch12_perturbed, s, 1.0))
+        for w, h in [(7.0, 3.0), (7.0, 3.6)]
+    },
+    "ch12_training": ch12_training,
 }
 
 

@@ -36,7 +36,9 @@ def smoothed_relu_figure(
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
-    ax.plot(xs, torch.relu(xs), color="0.2", linewidth=1.5, label="ReLU")
+    # ReLU dotted: the softplus curves take the first three line styles (WCAG 1.4.1)
+    relu_style = {"color": "0.2", "linewidth": 1.5, "linestyle": palette.LINESTYLES[3]}
+    ax.plot(xs, torch.relu(xs), **relu_style, label="ReLU")
     for i, (beta, curve) in enumerate(curves.items()):
         style = category_style(i)
         ax.plot(xs, curve, **style, label=f"softplus, β = {beta:g} (noise scale {1 / beta:g})")
