@@ -21,9 +21,15 @@ Loaded from _config.yml (``sphinx.local_extensions``). It
   scripts on every page but the search page (the search button opens a form that submits
   to search.html, which loads them itself);
 * lets a wide display equation scroll inside its own box (so that no page is wider than a
-  phone), a box the theme makes a keyboard tab stop while, and only while, it overflows:
-  the theme does that for code blocks, outputs and the boxes of class
-  ``pst-scrollable-table-container``, which display equations get;
+  phone), of class ``pst-scrollable-table-container`` like the theme's tables;
+* makes long pages light to open: ``dae.css`` lets the browser skip the article's
+  sections far from the screen (``content-visibility: auto``), each with a placeholder
+  height estimated at build time (``size_placeholders``); a box that scrolls (code block,
+  output, wide equation, table) is a keyboard tab stop while it overflows, as the theme
+  made it, but without the theme's measuring of every box on load (which would lay out
+  the skipped sections; switched off in its script, ``theme_tab_stops_off``): the build
+  makes each box that can overflow on a phone a tab stop (``mark_wide_boxes``) and
+  ``site/static/dae.js`` corrects each box once the browser lays it out;
 * gives every page a ``<meta name="description">``: the page's own ``html_meta``
   description (MyST front matter) if it has one, else its first paragraph of prose,
   shortened to about 160 characters;
@@ -435,6 +441,160 @@ _LAZY_FRAMES = "this.frames[i] = {src: frames[i]};  /* dae_site: fetched when fi
 _IMG = re.compile(r"<img\b([^>]*?)\s*/?>")
 _ATTR = re.compile(r'\s([a-zA-Z-]+)="([^"]*)"')
 
+# Tab stops for the boxes that can scroll (site/static/dae.js): a box that can overflow on a
+# 320 px phone gets tabindex="0" and data-dae-wide when the site is built. At 320 px in
+# Chromium the narrowest code column (a solution inside an exercise) holds 21.9 characters
+# and the narrowest equation box 24.5 ex; the limits below leave a margin, and the browser
+# test checks that every box that overflows at 320 px was marked.
+PHONE_CODE_COLUMNS = 20
+PHONE_MATH_EX = 22.0
+WIDE = ' tabindex="0" data-dae-wide=""'
+_CODE_BLOCK = re.compile(r"<pre\b([^>]*)>(.*?)</pre>", re.S)
+_TAG = re.compile(r"<[^>]+>")
+_DISPLAY_MATH_SVG = re.compile(
+    r'(<div class="math [^"]*pst-scrollable-table-container"[^>]*)(>\s*<mjx-container\b[^>]*>'
+    r'\s*<svg\b[^>]*?\swidth="([\d.]+)ex")'
+)
+_TABLE_BOX = re.compile(r'(<div class="pst-scrollable-table-container"[^>]*)(>\s*<table\b)')
+# pydata-sphinx-theme's addTabStopsToScrollableElements measures every box of the page on
+# load (a layout of the whole page); site/static/dae.js does its work instead.
+THEME_JS = "_static/scripts/pydata-sphinx-theme.js"
+THEME_TAB_STOPS = "e.tabIndex=e.scrollWidth>e.clientWidth||e.scrollHeight>e.clientHeight?0:-1"
+THEME_TAB_STOPS_OFF = "void 0/*dae_site: tab stops by dae.js*/"
+
+
+def code_columns(inner_html: str) -> int:
+    """The longest line of a code block, in characters (its markup stripped)."""
+    text = html.unescape(_TAG.sub("", inner_html)).expandtabs()
+    return max((len(line) for line in text.split("\n")), default=0)
+
+
+def mark_wide_boxes(text: str) -> tuple[str, int]:
+    """``text`` (a built page) with tabindex="0" data-dae-wide on each box that can
+    overflow on a phone: code blocks with a line over PHONE_CODE_COLUMNS characters,
+    display equations wider than PHONE_MATH_EX ex, tables. Returns (text, boxes marked)."""
+    count = 0
+
+    def pre(match: re.Match) -> str:
+        nonlocal count
+        attrs = match.group(1)
+        if "tabindex" in attrs or code_columns(match.group(2)) <= PHONE_CODE_COLUMNS:
+            return match.group(0)
+        count += 1
+        return f"<pre{attrs}{WIDE}>{match.group(2)}</pre>"
+
+    def box(match: re.Match) -> str:
+        nonlocal count
+        if "tabindex" in match.group(1):
+            return match.group(0)
+        if match.re is _DISPLAY_MATH_SVG and float(match.group(3)) <= PHONE_MATH_EX:
+            return match.group(0)
+        count += 1
+        return match.group(1) + WIDE + match.group(2)
+
+    text = _CODE_BLOCK.sub(pre, text)
+    text = _DISPLAY_MATH_SVG.sub(box, text)
+    text = _TABLE_BOX.sub(box, text)
+    return text, count
+
+
+# Long pages (dae.css): the browser skips the sections of a page (the article's second
+# level) that are far from the screen, giving each a placeholder of the height it will
+# have. The build estimates that height from what the section holds, on the generous
+# side: a tool that measures a skipped section's content (axe-core in Lighthouse does)
+# lays it out below the placeholder's top, and content taller than its placeholder would
+# overlap the next section's. The estimate assumes a column of PLACEHOLDER_COLUMNS
+# characters (a 412 px phone's holds about 45) and counts folded content as shown: on the
+# built site, sections laid out are 0.15-0.75 of their placeholder at 412 px (Lighthouse's
+# phone) and 0.08-0.6 at 1350 px. The browser test checks that no section of any page is
+# taller than its placeholder at 412 px and at 1280 px.
+PLACEHOLDER_COLUMNS = 26
+PLACEHOLDER_LINE_PX = 28
+PLACEHOLDER_CODE_LINE_PX = 23
+PLACEHOLDER_BLOCK_PX = 30
+PLACEHOLDER_EX_PX = 9.0
+_SECTION_TAG = re.compile(r"<section\b[^>]*>|</section>")
+_SVG = re.compile(r"<svg\b[^>]*?\bheight=\"([\d.]+)ex\"[^>]*>.*?</svg>", re.S)
+_MATHML = re.compile(r"<mjx-assistive-mml\b.*?</mjx-assistive-mml>", re.S)
+_BLOCK = re.compile(r"<(?:p|li|h[1-6]|div|dt|dd|tr|td|th|figure|details|summary)\b")
+_IMG_HEIGHT = re.compile(r"<img\b[^>]*?\bheight=\"(\d+)\"")
+
+
+def placeholder_height(section_html: str) -> int:
+    """A generous estimate of a section's height on a phone, in CSS pixels: its lines of
+    prose at PLACEHOLDER_COLUMNS characters, its lines of code, its figures at their full
+    height, its display equations, a margin per block; hidden parts (folds) counted as
+    shown."""
+    height = 0.0
+    text = _MATHML.sub("", section_html)
+    for match in _IMG_HEIGHT.finditer(text):
+        height += int(match.group(1))
+    for match in _CODE_BLOCK.finditer(text):
+        lines = html.unescape(_TAG.sub("", match.group(2))).count("\n") + 1
+        height += lines * PLACEHOLDER_CODE_LINE_PX
+    text = _CODE_BLOCK.sub("", text)
+
+    def equation(match: re.Match) -> str:
+        nonlocal height
+        height += float(match.group(1)) * PLACEHOLDER_EX_PX
+        return " "
+
+    text = _SVG.sub(equation, text)
+    height += len(_BLOCK.findall(text)) * PLACEHOLDER_BLOCK_PX
+    prose = html.unescape(_TAG.sub(" ", text))
+    height += len(" ".join(prose.split())) / PLACEHOLDER_COLUMNS * PLACEHOLDER_LINE_PX
+    return int(height) + 1
+
+
+def size_placeholders(text: str) -> tuple[str, int]:
+    """``text`` (a built page) with each second-level section of its article given its
+    placeholder height (``style="contain-intrinsic-size: auto <n>px"``, placeholder_height).
+    Returns (text, sections sized)."""
+    start = text.find('<article class="bd-article"')
+    if start < 0:
+        return text, 0
+    depth, opened, spans = 0, [], []
+    for match in _SECTION_TAG.finditer(text, start):
+        if match.group(0) == "</section>":
+            depth -= 1
+            begin = opened.pop()
+            if depth == 1:
+                spans.append((begin, match.end()))
+            if depth == 0:
+                break
+        else:
+            opened.append(match.start())
+            depth += 1
+    pieces, last = [], 0
+    for begin, end in spans:
+        tag_end = text.index(">", begin)
+        if "contain-intrinsic-size" in text[begin:tag_end]:
+            continue
+        px = placeholder_height(text[begin:end])
+        pieces += [text[last:tag_end], f' style="contain-intrinsic-size: auto {px}px"']
+        last = tag_end
+    pieces.append(text[last:])
+    return "".join(pieces), len(spans)
+
+
+def theme_tab_stops_off(outdir: Path) -> bool:
+    """Switch off the theme's tab-stop measuring (site/static/dae.js does it); False if the
+    theme's script is not there. Raises ExtensionError if the script is there but its code
+    has changed (a new theme release: compare with dae.js before updating the pattern)."""
+    script = outdir / THEME_JS
+    if not script.is_file():
+        return False
+    code = script.read_text(encoding="utf-8")
+    if THEME_TAB_STOPS_OFF in code:
+        return True
+    if code.count(THEME_TAB_STOPS) != 1:
+        raise ExtensionError(
+            f"dae_site: {THEME_JS} no longer holds the theme's tab-stop update "
+            f"({THEME_TAB_STOPS!r}); see site/static/dae.js"
+        )
+    script.write_text(code.replace(THEME_TAB_STOPS, THEME_TAB_STOPS_OFF), encoding="utf-8")
+    return True
+
 
 _PYGMENTS_BASE = re.compile(r'html\[data-theme="(\w+)"\] \.highlight \{ ([^}]*?) \}')
 _PYGMENTS_TOKEN = re.compile(r'html\[data-theme="(\w+)"\] \.highlight \.([\w-]+) \{ ([^}]*?) \}')
@@ -503,11 +663,14 @@ def lighter_page(page: Path, outdir: Path, plain: set[str] | None = None) -> dic
       text, see plain_token_classes) are replaced by their text: up to a third of a
       chapter's elements, fewer for the browser to style and lay out.
 
-    Returns {"frames": n, "images": n, "spans": n} (what was changed)."""
+    * every box that can overflow on a phone (mark_wide_boxes) becomes a tab stop, which
+      site/static/dae.js corrects once the browser has laid the box out.
+
+    Returns {"frames": n, "images": n, "spans": n, "tab stops": n} (what was changed)."""
     import hashlib
 
     text = page.read_text(encoding="utf-8")
-    done = {"frames": 0, "images": 0, "spans": 0}
+    done = {"frames": 0, "images": 0, "spans": 0, "tab stops": 0, "sections": 0}
     frames_dir = outdir / FRAMES
     first_frames: dict[str, tuple[int, int]] = {}  # the URL of each frame -> its size
     rel = Path(*[".."] * (len(page.relative_to(outdir).parts) - 1))
@@ -559,6 +722,8 @@ def lighter_page(page: Path, outdir: Path, plain: set[str] | None = None) -> dic
         return f"<img{match.group(1)}{extra} />"
 
     text = _IMG.sub(image, text)
+    text, done["tab stops"] = mark_wide_boxes(text)
+    text, done["sections"] = size_placeholders(text)
     if plain:
         before = text.count("<span")
         text = plain_code(text, plain)
@@ -585,7 +750,7 @@ def _build_finished(app: Sphinx, exception) -> None:
         )
         for error in math["errors"]:
             logger.warning("dae_site: TeX error: %s", error)
-    lighter = {"frames": 0, "images": 0, "spans": 0}
+    lighter = {"frames": 0, "images": 0, "spans": 0, "tab stops": 0, "sections": 0}
     plain = plain_token_classes(outdir)
     for page in sorted(outdir.rglob("*.html")):
         if page.relative_to(outdir).parts[0] not in _NOT_PAGES:
@@ -593,14 +758,17 @@ def _build_finished(app: Sphinx, exception) -> None:
                 lighter[key] += count
     if (outdir / FRAMES).is_dir():
         palette_pngs(outdir / FRAMES)
+    if theme_tab_stops_off(outdir):
+        logger.info("dae_site: the theme's tab-stop measuring is off (site/static/dae.js)")
     logger.info(
         "dae_site: %d slider frames moved to %s, %d images sized and lazy, %d code spans"
-        " of classes %s made plain text",
+        " of classes %s made plain text, %d boxes that can overflow on a phone made tab stops",
         lighter["frames"],
         FRAMES,
         lighter["images"],
         lighter["spans"],
         sorted(plain),
+        lighter["tab stops"],
     )
     sizes = subset_icon_fonts(outdir)
     logger.info("dae_site: icon fonts cut to the icons used: %s", sizes)
@@ -639,4 +807,5 @@ def setup(app: Sphinx) -> dict:
     # after the theme's own build-finished (it rewrites pygments.css for its colour modes)
     app.connect("build-finished", _build_finished, priority=900)
     app.add_css_file("dae.css", priority=900)
+    app.add_js_file("dae.js", priority=900, loading_method="defer")
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

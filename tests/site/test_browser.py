@@ -310,6 +310,57 @@ PRINT_JS = r"""() => ({
         .filter(el => el.getClientRects().length).length,
 })"""
 
+# Boxes that scroll (code blocks, outputs, wide equations, tables) and their tab stops
+# (site/static/dae.js, site/dae_site.py mark_wide_boxes): those that overflow and are not a
+# tab stop; those that overflow but the build did not mark (at a phone's width: the build's
+# marks are what a keyboard user has in sections the browser has not drawn yet); those
+# the reader sees that are tab stops without overflowing.
+SCROLL_BOXES = (
+    "pre, .cell_output > .output, .pst-scrollable-table-container, "
+    ".nboutput > .output_area, .jp-RenderedHTMLCommon"
+)
+TAB_STOPS_JS = r"""(selector) => {
+    const sections = ".bd-article > section > section";
+    const drawn = el => { const s = el.closest(sections);
+        return !s || s.firstElementChild.checkVisibility({contentVisibilityAuto: true}); };
+    const describe = el => `<${el.tagName.toLowerCase()} class="${el.className}">: ` +
+        (el.textContent || "").trim().replace(/\s+/g, " ").slice(0, 50);
+    const result = {unreachable: [], unmarked: [], needless: [], boxes: 0};
+    for (const el of document.querySelectorAll(selector)) {
+        // boxes the reader cannot see (in a closed fold: no height, or hidden) are left out
+        if (!el.getClientRects().length || !el.clientHeight || !el.clientWidth ||
+            getComputedStyle(el).visibility !== "visible") continue;
+        result.boxes += 1;
+        const shown = drawn(el);
+        const over = el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight;
+        if (over && el.tabIndex < 0) result.unreachable.push(describe(el));
+        if (over && !el.hasAttribute("data-dae-wide")) result.unmarked.push(describe(el));
+        if (shown && !over && el.tabIndex >= 0) result.needless.push(describe(el));
+    }
+    return result;
+}"""
+
+# Long pages skip their sections far from the screen (content-visibility: auto, dae.css),
+# each with a placeholder height from the build (site/dae_site.py size_placeholders): the
+# sections taller, laid out, than their placeholder (a tool that measures a skipped
+# section would see its content run into the next one).
+PLACEHOLDERS_JS = r"""() => {
+    const sections = Array.from(document.querySelectorAll(".bd-article > section > section"));
+    const style = document.createElement("style");
+    style.textContent = ".bd-article section { content-visibility: visible !important; }";
+    document.head.appendChild(style);
+    const result = {sections: sections.length, unsized: [], short: []};
+    for (const s of sections) {
+        const m = (s.getAttribute("style") || "").match(/contain-intrinsic-size:\s*auto\s+(\d+)px/);
+        const height = Math.ceil(s.getBoundingClientRect().height);
+        if (!m) result.unsized.push(`#${s.id}`);
+        else if (height > +m[1])
+            result.short.push(`#${s.id}: ${height} px, placeholder ${m[1]} px`);
+    }
+    style.remove();
+    return result;
+}"""
+
 # axe-core is slow on the thousands of elements of a chapter (each highlighted code token
 # and each piece of a typeset equation is one). Before it runs, the page is thinned where
 # the result cannot change: in code blocks one token element of each highlighting class is
@@ -424,6 +475,9 @@ class Visit:
     icons: list[dict] | None = None  # icons that do not draw
     filename_alts: list[str] | None = None
     narrow: dict | None = None  # {"width": scrollWidth at 320 px, "culprits": [...]}
+    tab_stops: dict | None = None  # at 1280 px, TAB_STOPS_JS
+    tab_stops_narrow: dict | None = None  # at 320 px, TAB_STOPS_JS
+    placeholders: dict[int, dict] = field(default_factory=dict)  # width -> PLACEHOLDERS_JS
     printed: dict | None = None  # {"cut": [code blocks cut off], "controls": visible count}
     axe: dict[str, list[dict]] = field(default_factory=dict)  # mode -> violations
 
@@ -578,13 +632,17 @@ def _header_focus(visit: Visit, page) -> None:
     page.keyboard.press("Escape")
 
 
-#: pydata-sphinx-theme's debounce of its tab-stop update (addTabStopsToScrollableElements).
-THEME_DEBOUNCE_MS = 300
+#: site/static/dae.js's debounce of its tab-stop update after a resize.
+TAB_STOP_DEBOUNCE_MS = 300
+#: Lighthouse's phone (a Moto G Power's viewport): the width the placeholders are checked at.
+PHONE = 412
 
 
 def _accessibility(visit: Visit, page) -> None:
     """The accessibility checks of one page (see the module docstring), run last: the page
     is resized and thinned for axe-core on the way."""
+    visit.tab_stops = _step(visit, "tab stops", lambda: page.evaluate(TAB_STOPS_JS, SCROLL_BOXES))
+    visit.placeholders[1280] = _step(visit, "placeholders", lambda: page.evaluate(PLACEHOLDERS_JS))
     _step(visit, "header focus", lambda: _header_focus(visit, page))
     visit.icons = _step(visit, "icons", lambda: page.evaluate(ICONS_JS))
     visit.filename_alts = _step(visit, "alt texts", lambda: page.evaluate(FILENAME_ALTS_JS))
@@ -593,6 +651,10 @@ def _accessibility(visit: Visit, page) -> None:
         page.set_viewport_size({"width": NARROW, "height": 800})
         page.wait_for_timeout(400)  # the theme's and the book's resize handlers
         result = page.evaluate(OVERFLOW_JS)
+        visit.tab_stops_narrow = page.evaluate(TAB_STOPS_JS, SCROLL_BOXES)
+        page.set_viewport_size({"width": PHONE, "height": 800})
+        page.wait_for_timeout(100)
+        visit.placeholders[PHONE] = page.evaluate(PLACEHOLDERS_JS)
         page.set_viewport_size({"width": 1280, "height": 900})
         page.wait_for_timeout(200)
         return result
@@ -614,12 +676,12 @@ def _accessibility(visit: Visit, page) -> None:
         visit.steps.append(f"axe-core: {AXE} is missing (run `npm ci`)")
         return
     _step(visit, "axe-core", lambda: page.evaluate(THIN_JS))
-    # The theme makes every scrollable code block and output a tab stop (tabindex 0) on
-    # load, and again 300 ms (debounced) after a resize or a change inside the main
-    # content: the viewport changes above and the thinning both trigger it. Let it settle
-    # before axe looks, or axe can catch a block between its overflow and its tab stop
-    # (scrollable-region-focusable, seen once in chapter 5).
-    page.wait_for_timeout(THEME_DEBOUNCE_MS + 400)
+    # site/static/dae.js makes every code block, output and wide equation that overflows
+    # a tab stop (tabindex 0), again 300 ms (debounced) after a resize: the viewport
+    # changes above trigger it. Let it settle before axe looks, or axe can catch a block
+    # between its overflow and its tab stop (scrollable-region-focusable, seen once in
+    # chapter 5 when the theme did this).
+    page.wait_for_timeout(TAB_STOP_DEBOUNCE_MS + 400)
     _step(visit, "axe-core", lambda: page.add_script_tag(path=str(AXE)))
     for mode in ("light", "dark"):
         _step(visit, f"{mode} mode", lambda mode=mode: page.evaluate(SET_MODE_JS, mode))
@@ -791,6 +853,38 @@ def test_page_reflows_at_320px(visit, source, html):
     assert ok, f"{html} is {result.narrow['width']} px wide at {NARROW} px:" + _lines(
         result.narrow["culprits"]
     )
+
+
+@pytest.mark.parametrize(("source", "html"), PAGES, ids=[str(src) for src, _ in PAGES])
+def test_scrolling_boxes_are_tab_stops(visit, source, html):
+    """Every code block, output, equation or table that scrolls can be reached with the
+    keyboard (WCAG 2.1.1), in every section, drawn or not: at 1280 px each that overflows
+    is a tab stop and each drawn one that does not is not; at 320 px each that overflows
+    was made a tab stop by the build (the state of the sections not drawn yet)."""
+    result = visit(html)
+    assert result.tab_stops is not None and result.tab_stops_narrow is not None, (
+        f"{html}: could not check the tab stops"
+    )
+    wide, narrow = result.tab_stops, result.tab_stops_narrow
+    problems = (
+        [f"overflows, not a tab stop: {b}" for b in wide["unreachable"]]
+        + [f"a tab stop that does not scroll: {b}" for b in wide["needless"]]
+        + [f"at {NARROW} px, not a tab stop: {b}" for b in narrow["unreachable"]]
+        + [f"at {NARROW} px, not marked by the build: {b}" for b in narrow["unmarked"]]
+    )
+    assert not problems, f"{html}:" + _lines(problems[:10])
+
+
+@pytest.mark.parametrize(("source", "html"), PAGES, ids=[str(src) for src, _ in PAGES])
+def test_section_placeholders_hold_their_sections(visit, source, html):
+    """Each section the browser may skip has a placeholder from the build at least as tall
+    as the section laid out, on Lighthouse's phone and on a desktop."""
+    result = visit(html)
+    for width in (PHONE, 1280):
+        found = result.placeholders.get(width)
+        assert found is not None, f"{html}: could not measure its sections at {width} px"
+        problems = [f"no placeholder: {s}" for s in found["unsized"]] + found["short"]
+        assert not problems, f"{html} at {width} px:" + _lines(problems)
 
 
 @pytest.mark.parametrize(("source", "html"), PAGES, ids=[str(src) for src, _ in PAGES])

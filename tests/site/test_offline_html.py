@@ -282,6 +282,35 @@ def test_icon_fonts_are_cut_to_the_icons_used():
         assert font.stat().st_size < 30_000, f"{font} is {font.stat().st_size} bytes"
 
 
+def test_long_pages_skip_the_sections_far_from_the_screen(pages):
+    """Every page of _toc.yml loads site/static/dae.js (the scrolling boxes' tab stops),
+    its stylesheet skips the article's second-level sections while they are far from the
+    screen, and each such section has a placeholder height from the build; the theme's
+    own tab-stop measuring, which would lay out every skipped section, is switched off."""
+    css = (HTML_DIR / "_static" / "dae.css").read_text(encoding="utf-8")
+    assert re.search(r"\.bd-article > section > section \{\s*content-visibility: auto;", css), (
+        "dae.css does not skip sections far from the screen"
+    )
+    theme = (HTML_DIR / "_static" / "scripts" / "pydata-sphinx-theme.js").read_text()
+    assert "e.tabIndex=e.scrollWidth>e.clientWidth" not in theme, (
+        "the theme's tab-stop measuring is still on (site/dae_site.py theme_tab_stops_off)"
+    )
+    problems = []
+    for html in sorted(toc_pages().values()):
+        page = pages[html]
+        if not page.script_files(r"(^|/)_static/dae\.js"):
+            problems.append(f"{html}: does not load dae.js")
+        text = (HTML_DIR / html).read_text(encoding="utf-8")
+        article = text[text.find('<article class="bd-article"') :]
+        for tag in re.findall(r"<section\b[^>]*>", article):
+            sized = "contain-intrinsic-size: auto" in tag
+            if 'style="' in tag and not sized:
+                problems.append(f"{html}: a section with a style but no placeholder: {tag}")
+        if "chapters/" in str(html) and "contain-intrinsic-size: auto" not in article:
+            problems.append(f"{html}: no section has a placeholder height")
+    assert not problems, "\n".join(problems)
+
+
 def _head(path) -> str:
     text = (HTML_DIR / path).read_text(encoding="utf-8")
     return text[: text.find("</head>")]
