@@ -152,3 +152,26 @@ def test_a_changed_theme_script_stops_the_build(tmp_path):
 
 def test_no_theme_script_no_patch(tmp_path):
     assert site.theme_tab_stops_off(tmp_path) is False
+
+
+def test_element_end_counts_nesting():
+    text = "<div a><div b></div><p>x</p></div><div c></div>"
+    assert text[: site.element_end(text, 0)] == "<div a><div b></div><p>x</p></div>"
+    assert site.element_end("<div>open", 0) == len("<div>open")
+
+
+def test_closed_folds_count_as_their_title():
+    code = "<pre>" + "line\n" * 50 + "</pre>"
+    details = (
+        f'<details class="admonition hide above-input"><summary>Show</summary>{code}</details>'
+    )
+    toggle = (
+        '<div class="dropdown admonition" id="toggle-1"><p class="admonition-title">Deep dive</p>'
+        f"<div><p>inner</p>{code}</div></div>"
+    )
+    assert site.folded(details) == "<summary>Show</summary>"
+    assert site.folded(toggle) == '<p class="admonition-title">Deep dive</p>'
+    assert site.folded("<p>a</p>" + toggle + "<p>b</p>").endswith("</p><p>b</p>")
+    opened = details.replace("<details ", "<details open ")
+    assert site.folded(opened) == opened
+    assert site.placeholder_height(details) < site.placeholder_height(code)

@@ -340,6 +340,20 @@ TAB_STOPS_JS = r"""(selector) => {
     return result;
 }"""
 
+# Draw every section of the page (true), or let the browser skip those far from the screen
+# again (false), as dae.css does: for the full-page screenshot.
+DRAW_ALL_JS = r"""(all) => {
+    let style = document.getElementById("dae-test-draw-all");
+    if (all && !style) {
+        style = document.createElement("style");
+        style.id = "dae-test-draw-all";
+        style.textContent = ".bd-article section { content-visibility: visible !important; }";
+        document.head.appendChild(style);
+    } else if (!all && style) {
+        style.remove();
+    }
+}"""
+
 # Long pages skip their sections far from the screen (content-visibility: auto, dae.css),
 # each with a placeholder height from the build (site/dae_site.py size_placeholders): the
 # sections taller, laid out, than their placeholder (a tool that measures a skipped
@@ -589,10 +603,17 @@ def _visit(browser, server: str, html: Path) -> Visit:
             "network idle",
             lambda: page.wait_for_load_state("networkidle", timeout=TIMEOUT_MS),
         )
+        # The screenshot shows every section drawn (dae.css skips those far from the
+        # screen, which a full-page screenshot would show as their blank placeholders);
+        # then the browser skips them again, and dae.js sets the tab stops of those it
+        # draws (on the contentvisibilityautostatechange events, dispatched after a frame).
         shot = SCREENSHOTS / html.with_suffix(".png")
         shot.parent.mkdir(parents=True, exist_ok=True)
+        _step(visit, "screenshot", lambda: page.evaluate(DRAW_ALL_JS, True))
         _step(visit, "screenshot", lambda: page.screenshot(path=shot, full_page=True))
         visit.screenshot = shot if shot.is_file() else None
+        _step(visit, "screenshot", lambda: page.evaluate(DRAW_ALL_JS, False))
+        page.wait_for_timeout(500)
         _accessibility(visit, page)
     finally:
         context.close()
