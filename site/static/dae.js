@@ -35,8 +35,11 @@
   };
   const buildState = (box) => (box.hasAttribute("data-dae-wide") ? 0 : -1);
 
-  function update(root) {
-    const boxes = Array.from(root.querySelectorAll(BOXES));
+  // The boxes in root (all of them, or with sections=false those outside the sections).
+  function update(root, sections = true) {
+    const boxes = Array.from(root.querySelectorAll(BOXES)).filter(
+      (box) => sections || !box.closest(SECTIONS),
+    );
     const states = boxes.map((box) =>
       isSkipped(box)
         ? buildState(box)
@@ -49,6 +52,11 @@
     });
   }
 
+  // A section that starts being drawn is measured in a task of its own, after the event:
+  // one scroll can bring several, and measuring them in one go makes one long task (the
+  // browser lays out each of them) that holds up the reader's next input.
+  const drawn = (section) => setTimeout(() => update(section), 0);
+
   function start() {
     const main = document.getElementById("main-content") || document.body;
     for (const section of document.querySelectorAll(SECTIONS)) {
@@ -57,16 +65,17 @@
       const first = section.firstElementChild;
       if (first && first.checkVisibility && !first.checkVisibility({ contentVisibilityAuto: true }))
         skipped.add(section);
+      else drawn(section);
       section.addEventListener("contentvisibilityautostatechange", (event) => {
         if (event.skipped) {
           skipped.add(section);
         } else {
           skipped.delete(section);
-          update(section);
+          drawn(section);
         }
       });
     }
-    update(main);
+    update(main, false);
     let timer = null;
     window.addEventListener("resize", () => {
       clearTimeout(timer);
