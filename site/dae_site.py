@@ -376,8 +376,8 @@ _NOT_PAGES = ("_static", "_sources", "_images", "vendor", "_downloads")
 def typeset_math(outdir: Path, files: list[Path] | None = None) -> dict:
     """Typeset the TeX of the built pages as SVG + MathML (``site/mathjax_svg.cjs``, run
     once over all of them; pages already typeset are skipped). Returns {"pages": n,
-    "formulas": n, "errors": [...]}; raises ExtensionError when Node or mathjax-full is
-    missing."""
+    "formulas": n, "flattened": n (drawn in one group), "errors": [...]}; raises
+    ExtensionError when Node or mathjax-full is missing."""
     if files is None:
         files = sorted(
             path
@@ -389,7 +389,7 @@ def typeset_math(outdir: Path, files: list[Path] | None = None) -> dict:
         raise ExtensionError(
             "dae_site: Node.js is needed to typeset the math (site/mathjax_svg.cjs)"
         )
-    done = {"pages": 0, "formulas": 0, "errors": []}
+    done = {"pages": 0, "formulas": 0, "flattened": 0, "errors": []}
     if not files:
         return done
     run = subprocess.run(
@@ -410,6 +410,7 @@ def typeset_math(outdir: Path, files: list[Path] | None = None) -> dict:
         if result["formulas"]:
             done["pages"] += 1
             done["formulas"] += result["formulas"]
+            done["flattened"] += result.get("flattened", 0)
         done["errors"] += [f"{result['file']}: {error}" for error in result["errors"]]
     return done
 
@@ -504,8 +505,9 @@ def mark_wide_boxes(text: str) -> tuple[str, int]:
 # side: a tool that measures a skipped section's content (axe-core in Lighthouse does)
 # lays it out below the placeholder's top, and content taller than its placeholder would
 # overlap the next section's. The estimate assumes a column of PLACEHOLDER_COLUMNS
-# characters (a 412 px phone's holds about 45), with the folds closed as the page opens. The browser test checks that no section of any page is
-# taller than its placeholder at 412 px and at 1280 px.
+# characters (a 412 px phone's holds about 45), with the folds closed as the page opens.
+# The browser test checks that no section of any page is taller than its placeholder at
+# 412 px and at 1280 px.
 PLACEHOLDER_COLUMNS = 26
 PLACEHOLDER_LINE_PX = 28
 PLACEHOLDER_CODE_LINE_PX = 23
@@ -778,7 +780,10 @@ def _build_finished(app: Sphinx, exception) -> None:
     if getattr(app.builder, "math_renderer_name", None) == MATH_RENDERER:
         math = typeset_math(outdir)
         logger.info(
-            "dae_site: %d formulas on %d pages typeset as SVG", math["formulas"], math["pages"]
+            "dae_site: %d formulas on %d pages typeset as SVG (%d drawn in one group)",
+            math["formulas"],
+            math["pages"],
+            math["flattened"],
         )
         for error in math["errors"]:
             logger.warning("dae_site: TeX error: %s", error)

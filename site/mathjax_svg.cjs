@@ -11,6 +11,8 @@
 //   * an <svg> (aria-hidden) whose glyphs are <use> references to one <defs> block per
 //     page (MathJax's "global" font cache, written at the top of <body>); every path is
 //     drawn in currentColor, so equations take the text colour of light and dark mode;
+//     its glyphs and rules sit in one group, each with its own transform (flatten(): an
+//     eighth of the elements MathJax nests them in);
 //   * an <mjx-assistive-mml> copy in MathML, visually hidden, that screen readers read.
 // No tabindex is written: equations are not tab stops. MathJax's own stylesheet for this
 // output (about 2.5 kB) goes into the page's <head>.
@@ -18,7 +20,7 @@
 // A page already processed (it holds the defs block) is left as it is, so that incremental
 // builds, which rewrite only some pages, can run this over every page; a page with a TeX
 // error is left unchanged, so that every build reports it. Prints one JSON line per file
-// ({file, formulas, errors}); exits 1 if any formula is a TeX error, 2 on a usage error.
+// ({file, formulas, flattened, errors}); exits 1 if any formula is a TeX error, 2 on a usage error.
 // mathjax-full is pinned in package.json (npm ci).
 "use strict";
 
@@ -57,9 +59,103 @@ function unescape(text) {
     .replace(/&amp;/g, "&");
 }
 
+// Fewer elements for the browser to style and lay out (a chapter has thousands): MathJax
+// nests a <g> per MathML node, each moved by translate() and scale(); flattened, every glyph
+// (<use>) and rule (<rect>) of a formula sits in the formula's one outer <g>, with the
+// composed transform of the groups it was in (the drawing is the same). A formula with
+// anything else inside (a colour, a link, a nested <svg>, text) is left as MathJax wrote it.
+const LEAVES = new Set(["use", "rect", "path", "line"]);
+const NUMBER = /-?\d*\.?\d+(?:e-?\d+)?/g;
+
+function parseTransform(text) {
+  // -> [sx, sy, tx, ty] for a list of translate()/scale(), or null for anything else
+  let m = [1, 1, 0, 0];
+  const re = /\s*(translate|scale)\(([^)]*)\)\s*/gy;
+  let match, end = 0;
+  while ((match = re.exec(text)) !== null) {
+    end = re.lastIndex;
+    const args = (match[2].match(NUMBER) || []).map(Number);
+    if (match[1] === "translate") {
+      const [x, y = 0] = args;
+      if (x === undefined) return null;
+      m = [m[0], m[1], m[2] + m[0] * x, m[3] + m[1] * y];
+    } else {
+      const [sx, sy = sx] = args;
+      if (sx === undefined) return null;
+      m = [m[0] * sx, m[1] * sy, m[2], m[3]];
+    }
+  }
+  return end === text.length ? m : null;
+}
+
+function compose(a, b) {
+  return [a[0] * b[0], a[1] * b[1], a[2] + a[0] * b[2], a[3] + a[1] * b[3]];
+}
+
+function round(x) {
+  return String(Math.round(x * 10) / 10);
+}
+
+function formatTransform(m) {
+  const parts = [];
+  if (m[2] !== 0 || m[3] !== 0) parts.push(`translate(${round(m[2])},${round(m[3])})`);
+  if (m[0] !== 1 || m[1] !== 1)
+    parts.push(m[0] === m[1] ? `scale(${m[0]})` : `scale(${m[0]},${m[1]})`);
+  return parts.join(" ");
+}
+
+function flatten(container) {
+  // container: the mjx-container; returns true if its drawing was flattened
+  const svg = adaptor.childNodes(container).find((n) => adaptor.kind(n) === "svg");
+  if (!svg) return false;
+  const outer = adaptor.childNodes(svg).filter((n) => adaptor.kind(n) !== "#text");
+  if (outer.length !== 1 || adaptor.kind(outer[0]) !== "g") return false;
+  const top = outer[0];
+  const leaves = [];
+  const walk = (node, m) => {
+    for (const child of adaptor.childNodes(node)) {
+      const kind = adaptor.kind(child);
+      if (kind === "#text") {
+        if (adaptor.value(child).trim()) return false;
+        continue;
+      }
+      const attrs = adaptor.allAttributes(child);
+      let own = [1, 1, 0, 0];
+      for (const { name, value } of attrs) {
+        if (name === "transform") {
+          own = parseTransform(value);
+          if (!own) return false;
+        } else if (kind === "g" && !name.startsWith("data-")) {
+          return false; // a colour, a class, a style: keep the groups
+        }
+      }
+      const total = compose(m, own);
+      if (kind === "g") {
+        if (walk(child, total) === false) return false;
+      } else if (LEAVES.has(kind)) {
+        leaves.push([child, total]);
+      } else {
+        return false;
+      }
+    }
+    return true;
+  };
+  if (walk(top, [1, 1, 0, 0]) === false) return false;
+  for (const child of [...adaptor.childNodes(top)]) adaptor.remove(child);
+  for (const [leaf, m] of leaves) {
+    adaptor.removeAttribute(leaf, "data-c");
+    adaptor.removeAttribute(leaf, "data-mml-node");
+    const transform = formatTransform(m);
+    if (transform) adaptor.setAttribute(leaf, "transform", transform);
+    else adaptor.removeAttribute(leaf, "transform");
+    adaptor.append(top, leaf);
+  }
+  return true;
+}
+
 function typesetFile(file) {
   let page = fs.readFileSync(file, "utf8");
-  const result = { file, formulas: 0, errors: [] };
+  const result = { file, formulas: 0, flattened: 0, errors: [] };
   if (page.includes(`id="${CACHE_ID}"`)) {
     result.skipped = true;
     return result;
@@ -77,6 +173,7 @@ function typesetFile(file) {
     const error = adaptor.getAttribute(node, "data-mjx-error") ||
       (adaptor.outerHTML(node).match(/data-mjx-error="([^"]*)"/) || [])[1];
     if (error) result.errors.push(`${error}: ${text.slice(0, 80)}`);
+    else if (flatten(node)) result.flattened += 1;
     result.formulas += 1;
     return open + (eqno || "") + adaptor.outerHTML(node) + close;
   });

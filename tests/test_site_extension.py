@@ -175,3 +175,40 @@ def test_closed_folds_count_as_their_title():
     opened = details.replace("<details ", "<details open ")
     assert site.folded(opened) == opened
     assert site.placeholder_height(details) < site.placeholder_height(code)
+
+
+def _typeset(tmp_path, *tex: str) -> str:
+    if not (ROOT / "node_modules" / "mathjax-full").is_dir():
+        pytest.skip("mathjax-full is not installed (make node)")
+    spans = "".join(
+        f'<p><span class="math notranslate nohighlight">\\({t}\\)</span></p>' for t in tex
+    )
+    page = tmp_path / "page.html"
+    page.write_text(f"<html><head></head><body>{spans}</body></html>", encoding="utf-8")
+    done = site.typeset_math(tmp_path, [page])
+    assert done["formulas"] == len(tex) and not done["errors"], done
+    return page.read_text(encoding="utf-8")
+
+
+def _drawings(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"<mjx-container\b.*?<svg\b[^>]*>(.*?)</svg>", text)
+
+
+def test_formulas_are_drawn_in_one_group(tmp_path):
+    """MathJax nests a group per MathML node; the build keeps one per formula, each glyph
+    and rule carrying its composed transform (a fraction: its bar a <rect>)."""
+    import re
+
+    drawing = _drawings(_typeset(tmp_path, r"\frac{a_i}{\sqrt{2}} + \sum_{k=1}^{n} x^2"))[0]
+    assert drawing.count("<g") == 1 and drawing.startswith('<g stroke="currentColor"')
+    assert re.search(
+        r'<use xlink:href="#MJX-[^"]+" transform="translate\([-\d.]+,[-\d.]+\)', drawing
+    )
+    assert "<rect" in drawing and "data-mml-node" not in drawing
+
+
+def test_a_coloured_formula_keeps_its_groups(tmp_path):
+    drawing = _drawings(_typeset(tmp_path, r"x + \color{red}{y}"))[0]
+    assert drawing.count("<g") > 1 and 'fill="red"' in drawing

@@ -126,6 +126,23 @@ def test_math_glyphs_are_on_the_page(pages):
     assert not missing, "glyphs referenced but not defined:\n" + "\n".join(missing[:20])
 
 
+def test_formulas_are_drawn_in_one_group(pages):
+    """site/mathjax_svg.cjs draws each formula's glyphs and rules in one group (MathJax
+    nests a group per MathML node: about 1,000 elements more on a chapter); it keeps the
+    groups only of a formula that holds something else (a character drawn as <text>, a
+    stretched delimiter's nested <svg>, a link, a colour)."""
+    reason = re.compile(r"<(?:text|svg|a)\b|<g\b[^>]*\b(?:fill|stroke|class|style)=")
+    nested, drawings = [], 0
+    for path in pages:
+        text = (HTML_DIR / path).read_text(encoding="utf-8")
+        for drawing in re.findall(r"<mjx-container\b.*?<svg\b[^>]*>(.*?)</svg>", text):
+            drawings += 1
+            if drawing.count("<g") != 1 and not reason.search(drawing.split(">", 1)[1]):
+                nested.append(f"{path}: {drawing[:120]}")
+    assert drawings > 1000, f"only {drawings} formulas found"
+    assert not nested, f"{len(nested)} formulas drawn in nested groups:\n" + "\n".join(nested[:5])
+
+
 @pytest.mark.parametrize("source", sorted(toc_pages()), ids=str)
 def test_math_in_sources_becomes_math_markup(pages, source):
     if not source_has_math(source):
