@@ -450,7 +450,7 @@ _ATTR = re.compile(r'\s([a-zA-Z-]+)="([^"]*)"')
 PHONE_CODE_COLUMNS = 20
 PHONE_MATH_EX = 22.0
 WIDE = ' tabindex="0" data-dae-wide=""'
-_CODE_BLOCK = re.compile(r"<pre\b([^>]*)>(.*?)</pre>", re.S)
+_PRE = re.compile(r"(<pre\b[^>]*>)(.*?)(</pre>)", re.S)  # a code block: tag, code, end
 _TAG = re.compile(r"<[^>]+>")
 _DISPLAY_MATH_SVG = re.compile(
     r'(<div class="math [^"]*pst-scrollable-table-container"[^>]*)(>\s*<mjx-container\b[^>]*>'
@@ -464,10 +464,14 @@ THEME_TAB_STOPS = "e.tabIndex=e.scrollWidth>e.clientWidth||e.scrollHeight>e.clie
 THEME_TAB_STOPS_OFF = "void 0/*dae_site: tab stops by dae.js*/"
 
 
+def code_text(inner_html: str) -> str:
+    """A code block's text, its markup stripped."""
+    return html.unescape(_TAG.sub("", inner_html)).expandtabs()
+
+
 def code_columns(inner_html: str) -> int:
     """The longest line of a code block, in characters (its markup stripped)."""
-    text = html.unescape(_TAG.sub("", inner_html)).expandtabs()
-    return max((len(line) for line in text.split("\n")), default=0)
+    return max((len(line) for line in code_text(inner_html).split("\n")), default=0)
 
 
 def mark_wide_boxes(text: str) -> tuple[str, int]:
@@ -478,11 +482,11 @@ def mark_wide_boxes(text: str) -> tuple[str, int]:
 
     def pre(match: re.Match) -> str:
         nonlocal count
-        attrs = match.group(1)
-        if "tabindex" in attrs or code_columns(match.group(2)) <= PHONE_CODE_COLUMNS:
+        tag, code, end = match.groups()
+        if "tabindex" in tag or code_columns(code) <= PHONE_CODE_COLUMNS:
             return match.group(0)
         count += 1
-        return f"<pre{attrs}{WIDE}>{match.group(2)}</pre>"
+        return tag[:-1] + WIDE + ">" + code + end
 
     def box(match: re.Match) -> str:
         nonlocal count
@@ -493,7 +497,7 @@ def mark_wide_boxes(text: str) -> tuple[str, int]:
         count += 1
         return match.group(1) + WIDE + match.group(2)
 
-    text = _CODE_BLOCK.sub(pre, text)
+    text = _PRE.sub(pre, text)
     text = _DISPLAY_MATH_SVG.sub(box, text)
     text = _TABLE_BOX.sub(box, text)
     return text, count
@@ -563,10 +567,9 @@ def placeholder_height(section_html: str) -> int:
     text = folded(_MATHML.sub("", section_html))
     for match in _IMG_HEIGHT.finditer(text):
         height += int(match.group(1))
-    for match in _CODE_BLOCK.finditer(text):
-        lines = html.unescape(_TAG.sub("", match.group(2))).count("\n") + 1
-        height += lines * PLACEHOLDER_CODE_LINE_PX
-    text = _CODE_BLOCK.sub("", text)
+    for match in _PRE.finditer(text):
+        height += (code_text(match.group(2)).count("\n") + 1) * PLACEHOLDER_CODE_LINE_PX
+    text = _PRE.sub("", text)
 
     def equation(match: re.Match) -> str:
         nonlocal height
@@ -632,7 +635,6 @@ def theme_tab_stops_off(outdir: Path) -> bool:
 
 _PYGMENTS_BASE = re.compile(r'html\[data-theme="(\w+)"\] \.highlight \{ ([^}]*?) \}')
 _PYGMENTS_TOKEN = re.compile(r'html\[data-theme="(\w+)"\] \.highlight \.([\w-]+) \{ ([^}]*?) \}')
-_PRE = re.compile(r"(<pre\b[^>]*>)(.*?)(</pre>)", re.S)
 
 
 def plain_token_classes(outdir: Path) -> set[str]:

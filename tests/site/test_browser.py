@@ -358,11 +358,9 @@ DRAW_ALL_JS = r"""(all) => {
 # each with a placeholder height from the build (site/dae_site.py size_placeholders): the
 # sections taller, laid out, than their placeholder (a tool that measures a skipped
 # section would see its content run into the next one).
+# Run with every section drawn (DRAW_ALL_JS; see _placeholders).
 PLACEHOLDERS_JS = r"""() => {
     const sections = Array.from(document.querySelectorAll(".bd-article > section > section"));
-    const style = document.createElement("style");
-    style.textContent = ".bd-article section { content-visibility: visible !important; }";
-    document.head.appendChild(style);
     const result = {sections: sections.length, unsized: [], short: []};
     for (const s of sections) {
         const m = (s.getAttribute("style") || "").match(/contain-intrinsic-size:\s*auto\s+(\d+)px/);
@@ -371,7 +369,6 @@ PLACEHOLDERS_JS = r"""() => {
         else if (height > +m[1])
             result.short.push(`#${s.id}: ${height} px, placeholder ${m[1]} px`);
     }
-    style.remove();
     return result;
 }"""
 
@@ -620,6 +617,15 @@ def _visit(browser, server: str, html: Path) -> Visit:
     return visit
 
 
+def _placeholders(page) -> dict:
+    """PLACEHOLDERS_JS, with every section drawn for the measurement."""
+    page.evaluate(DRAW_ALL_JS, True)
+    try:
+        return page.evaluate(PLACEHOLDERS_JS)
+    finally:
+        page.evaluate(DRAW_ALL_JS, False)
+
+
 def _header_focus(visit: Visit, page) -> None:
     elements = page.evaluate(HEADER_ELEMENTS_JS, HEADER)
     visit.header_elements = len(elements)
@@ -663,7 +669,7 @@ def _accessibility(visit: Visit, page) -> None:
     """The accessibility checks of one page (see the module docstring), run last: the page
     is resized and thinned for axe-core on the way."""
     visit.tab_stops = _step(visit, "tab stops", lambda: page.evaluate(TAB_STOPS_JS, SCROLL_BOXES))
-    visit.placeholders[1280] = _step(visit, "placeholders", lambda: page.evaluate(PLACEHOLDERS_JS))
+    visit.placeholders[1280] = _step(visit, "placeholders", lambda: _placeholders(page))
     _step(visit, "header focus", lambda: _header_focus(visit, page))
     visit.icons = _step(visit, "icons", lambda: page.evaluate(ICONS_JS))
     visit.filename_alts = _step(visit, "alt texts", lambda: page.evaluate(FILENAME_ALTS_JS))
@@ -675,7 +681,7 @@ def _accessibility(visit: Visit, page) -> None:
         visit.tab_stops_narrow = page.evaluate(TAB_STOPS_JS, SCROLL_BOXES)
         page.set_viewport_size({"width": PHONE, "height": 800})
         page.wait_for_timeout(100)
-        visit.placeholders[PHONE] = page.evaluate(PLACEHOLDERS_JS)
+        visit.placeholders[PHONE] = _placeholders(page)
         page.set_viewport_size({"width": 1280, "height": 900})
         page.wait_for_timeout(200)
         return result
